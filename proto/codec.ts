@@ -1,0 +1,57 @@
+/**
+ * Runtime support for the code that `npm run proto` generates: a typed encoder and decoder
+ * for one message type of a protobufjs reflection root.
+ */
+import protobuf from "protobufjs";
+
+/** Encodes and decodes one message type. Decoded objects have every scalar field filled in. */
+export interface Codec<T> {
+  /** Serializes a message to the protobuf wire format. */
+  encode(message: T): Uint8Array;
+  /** Parses wire bytes; throws an Error naming the type when the bytes are not a valid message. */
+  decode(bytes: Uint8Array): T;
+}
+
+/** Loads a reflection root from the JSON descriptor embedded in generated code. */
+export function rootFromJSON(descriptor: object): protobuf.Root {
+  return protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+}
+
+/** Options that give decoded messages plain JS values: numbers for 64-bit ints and enums. */
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: Number,
+  defaults: true,
+  arrays: true,
+};
+
+/** Removes the `null`s protobufjs puts in unset message fields, so they read as absent. */
+function stripNulls(obj: Record<string, unknown>): Record<string, unknown> {
+  for (const key of Object.keys(obj)) {
+    const value = obj[key];
+    if (value === null) delete obj[key];
+    else if (Array.isArray(value)) {
+      for (const item of value) if (item && typeof item === "object" && !(item instanceof Uint8Array)) stripNulls(item);
+    } else if (typeof value === "object" && !(value instanceof Uint8Array)) stripNulls(value as Record<string, unknown>);
+  }
+  return obj;
+}
+
+/** Makes the codec for `typeName` (fully qualified, such as `shoal.raft.Message`). */
+export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
+  const type = root.lookupType(typeName);
+  return {
+    encode(message: T): Uint8Array {
+      return type.encode(message as unknown as Record<string, unknown>).finish();
+    },
+    decode(bytes: Uint8Array): T {
+      let decoded: protobuf.Message;
+      try {
+        decoded = type.decode(bytes);
+      } catch (err) {
+        throw new Error(`invalid ${typeName}: ${(err as Error).message}`, { cause: err });
+      }
+      return stripNulls(type.toObject(decoded, TO_OBJECT)) as T;
+    },
+  };
+}
