@@ -47,6 +47,8 @@ export class TestCluster {
   delivered: Message[] = [];
   /** When set, messages are held here instead of delivered. */
   hold: Message[] | undefined;
+  /** When set, messages for which it returns true are dropped. */
+  dropIf: ((m: Message) => boolean) | undefined;
 
   /** A cluster whose members are `ids` (voters unless listed in `opts.learners`). */
   constructor(ids: number[], opts: TestClusterOptions = {}) {
@@ -58,8 +60,27 @@ export class TestCluster {
         data: new Uint8Array(),
         metadata: { index: 1, term: 1, confState: { voters: ids.filter((i) => !learners.includes(i)), learners } },
       });
+      storage.setHardState({ term: 1, vote: 0, commit: 1 });
       this.addNode(id, storage);
     }
+  }
+
+  /**
+   * A cluster whose nodes start from given logs: `logs[id]` lists the terms of the entries after
+   * the bootstrap entry (index 1, term 1), and the node's term is the last of them.
+   */
+  static withLogs(logs: Record<number, number[]>, opts: TestClusterOptions = {}): TestCluster {
+    const ids = Object.keys(logs).map(Number);
+    const c = new TestCluster([], opts);
+    for (const id of ids) {
+      const storage = new MemoryStorage();
+      storage.applySnapshot({ data: new Uint8Array(), metadata: { index: 1, term: 1, confState: { voters: ids, learners: [] } } });
+      const terms = logs[id]!;
+      storage.append(terms.map((term, i) => ({ term, index: i + 2, type: EntryType.ENTRY_NORMAL, data: new TextEncoder().encode(`t${term}-${i + 2}`) })));
+      storage.setHardState({ term: Math.max(1, ...terms), vote: 0, commit: 1 });
+      c.addNode(id, storage);
+    }
+    return c;
   }
 
   /** Starts (or restarts) node `id` from `storage`. */
@@ -124,7 +145,7 @@ export class TestCluster {
     const queue = [...msgs];
     while (queue.length > 0) {
       const m = queue.shift()!;
-      if (this.cut.has(`${m.from}>${m.to}`)) continue;
+      if (this.cut.has(`${m.from}>${m.to}`) || this.dropIf?.(m)) continue;
       const target = this.nodes.get(m.to);
       if (!target) continue;
       if (this.hold) {

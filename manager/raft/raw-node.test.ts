@@ -1,0 +1,103 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MessageType } from "../../proto/gen/raft.ts";
+import { message } from "./raft.ts";
+import { RawNode } from "./raw-node.ts";
+import { seededRandom } from "./random.ts";
+import { MemoryStorage } from "./storage.ts";
+import { RaftError, RaftErrorCode } from "./errors.ts";
+import { TestCluster } from "./test-cluster.ts";
+import type { Config } from "./config.ts";
+
+function bootstrapped(voters: number[]): MemoryStorage {
+  const s = new MemoryStorage();
+  s.applySnapshot({ data: new Uint8Array(), metadata: { index: 1, term: 1, confState: { voters, learners: [] } } });
+  s.setHardState({ term: 1, vote: 0, commit: 1 });
+  return s;
+}
+
+test("a vote is handed out in the same Ready as the hard state recording it, which must be synced first", () => {
+  const node = new RawNode({ id: 2, storage: bootstrapped([1, 2, 3]), random: seededRandom(1) });
+  node.step(message({ type: MessageType.MSG_VOTE, from: 1, to: 2, term: 5, index: 1, logTerm: 1 }));
+  const rd = node.ready();
+  assert.deepEqual(rd.hardState, { term: 5, vote: 1, commit: 1 });
+  assert.equal(rd.mustSync, true);
+  assert.equal(rd.messages.length, 1);
+  assert.equal(rd.messages[0]!.type, MessageType.MSG_VOTE_RESP);
+  assert.equal(rd.messages[0]!.reject, false);
+  node.advance(rd);
+  assert.equal(node.hasReady(), false);
+});
+
+test("a restarted node keeps its term and vote, and replays committed entries after its snapshot", () => {
+  const c = new TestCluster([1, 2, 3]);
+  c.elect(1);
+  c.propose(1, "a");
+  c.propose(1, "b");
+  c.tickAll(1);
+  const storage = c.get(2).storage;
+  const hs = storage.initialState().hardState;
+  const restarted = new RawNode({ id: 2, storage, random: seededRandom(9) });
+  assert.equal(restarted.raft.term, hs.term);
+  assert.equal(restarted.raft.vote, hs.vote);
+  const rd = restarted.ready();
+  const replayed = rd.committedEntries.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+  assert.deepEqual(replayed, ["a", "b"]);
+  assert.equal(rd.entries.length, 0, "nothing new to persist");
+});
+
+test("a restarted node told it already applied up to an index does not get those entries again", () => {
+  const c = new TestCluster([1, 2, 3]);
+  c.elect(1);
+  c.propose(1, "a");
+  c.propose(1, "b");
+  c.tickAll(1);
+  const storage = c.get(2).storage;
+  const restarted = new RawNode({ id: 2, storage, random: seededRandom(9), applied: storage.lastIndex() - 1 });
+  const rd = restarted.ready();
+  assert.deepEqual(rd.committedEntries.map((e) => new TextDecoder().decode(e.data)), ["b"]);
+});
+
+test("status reports the role, the log and, on the leader, each member's progress", () => {
+  const c = new TestCluster([1, 2, 3]);
+  c.elect(1);
+  c.propose(1, "a");
+  const st = c.get(1).node.status();
+  assert.equal(st.softState.raftState, "leader");
+  assert.equal(st.softState.lead, 1);
+  assert.deepEqual(st.confState, { voters: [1, 2, 3], learners: [] });
+  assert.equal(st.progress?.get(2)?.match, st.lastIndex);
+  assert.equal(c.get(2).node.status().progress, undefined);
+});
+
+test("bad configuration is refused with what was wrong", () => {
+  const storage = new MemoryStorage();
+  const random = seededRandom(1);
+  const err = (cfg: Config): string => {
+    try {
+      new RawNode(cfg);
+    } catch (e) {
+      assert.ok(e instanceof RaftError);
+      assert.equal(e.code, RaftErrorCode.INVALID_CONFIG);
+      return e.message;
+    }
+    return "accepted";
+  };
+  assert.match(err({ id: 0, storage, random }), /id must be a positive integer, got 0/);
+  assert.match(err({ id: 1, storage, random, heartbeatTick: 0 }), /heartbeatTick must be a positive integer/);
+  assert.match(err({ id: 1, storage, random, electionTick: 1, heartbeatTick: 1 }), /electionTick \(1\) must be an integer greater than heartbeatTick \(1\)/);
+  assert.match(err({ id: 1, storage, random, maxInflightMsgs: 0 }), /maxInflightMsgs must be positive/);
+});
+
+test("local message types coming from the network are refused", () => {
+  const node = new RawNode({ id: 1, storage: bootstrapped([1, 2, 3]), random: seededRandom(1) });
+  assert.throws(() => node.step(message({ type: MessageType.MSG_HUP, from: 2, to: 1 })), /is local and cannot come from a peer/);
+});
+
+test("answers from a node that is not a member are ignored", () => {
+  const c = new TestCluster([1, 2, 3]);
+  c.elect(1);
+  const before = c.get(1).node.status();
+  c.get(1).node.step(message({ type: MessageType.MSG_APP_RESP, from: 9, to: 1, term: c.raft(1).term, index: 100 }));
+  assert.deepEqual(c.get(1).node.status(), before);
+});
