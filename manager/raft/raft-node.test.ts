@@ -1,0 +1,183 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { RaftService } from "../../proto/gen/raftrpc.ts";
+import type { RaftMember } from "../../proto/gen/raftrpc.ts";
+import { LevelStorage } from "./level-storage.ts";
+import { RaftNode } from "./raft-node.ts";
+import type { StateMachine } from "./state-machine.ts";
+import { GrpcTransport } from "./transport.ts";
+import { RaftError } from "./errors.ts";
+
+/** A replicated list of strings; apply returns the index. */
+class ListMachine implements StateMachine<number> {
+  items: string[] = [];
+  apply(index: number, data: Uint8Array): number {
+    this.items.push(new TextDecoder().decode(data));
+    return index;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.items));
+  }
+  restore(_index: number, data: Uint8Array): void {
+    this.items = data.byteLength ? (JSON.parse(new TextDecoder().decode(data)) as string[]) : [];
+  }
+}
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Manager {
+  raftId: number;
+  dir: string;
+  addr: string;
+  node: RaftNode<number>;
+  machine: ListMachine;
+  server: grpc.Server;
+  transport: GrpcTransport;
+  storage: LevelStorage;
+}
+
+async function listen(server: grpc.Server): Promise<string> {
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return `127.0.0.1:${port}`;
+}
+
+async function startManager(raftId: number, dir: string, opts: { bootstrap?: boolean; snapshotInterval?: number } = {}): Promise<Manager> {
+  const storage = await LevelStorage.open(join(dir, "raft"));
+  const machine = new ListMachine();
+  const server = new grpc.Server();
+  const addr = await listen(server);
+  if (opts.bootstrap) await RaftNode.bootstrap(storage, { raftId, nodeId: `node-${raftId}`, addr }, machine);
+  const node = new RaftNode<number>({ raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: opts.snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5 });
+  const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
+  node.setTransport(transport);
+  server.addService(RaftService, transport.serviceImplementation(() => {}));
+  node.start();
+  return { raftId, dir, addr, node, machine, server, transport, storage };
+}
+
+async function stopManager(m: Manager): Promise<void> {
+  await m.node.stop();
+  m.transport.close();
+  m.server.forceShutdown();
+  await m.storage.close();
+}
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "shoal-raft-"));
+  dirs.push(d);
+  return d;
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function threeManagers(snapshotInterval?: number): Promise<Manager[]> {
+  const first = await startManager(1, tempDir(), { bootstrap: true, snapshotInterval });
+  await waitFor("the first manager to lead", () => first.node.isLeader);
+  const ms = [first];
+  for (let i = 0; i < 2; i++) {
+    const dir = tempDir();
+    // The joiner's raft id comes from the leader; its address is needed before it listens, so
+    // it starts its server first, then asks to be added.
+    const storage = await LevelStorage.open(join(dir, "raft"));
+    await storage.close();
+    const server = new grpc.Server();
+    const addr = await listen(server);
+    server.forceShutdown();
+    const raftId = await first.node.addLearner(`node-joiner-${i}`, addr);
+    const m = await startManagerAt(raftId, dir, addr, snapshotInterval, first.node.members.list());
+    ms.push(m);
+  }
+  await waitFor("both joiners to become voters", () => {
+    if (process.env.DEBUG_RAFT) console.log(JSON.stringify([...(first.node.node.status().progress ?? [])]), first.node.node.status().confState);
+    void first.node.promoteCaughtUpLearners().catch(() => {});
+    return first.node.node.status().confState.voters.length === 3;
+  });
+  return ms;
+}
+
+async function startManagerAt(raftId: number, dir: string, addr: string, snapshotInterval?: number, peers?: RaftMember[]): Promise<Manager> {
+  const storage = await LevelStorage.open(join(dir, "raft"));
+  const machine = new ListMachine();
+  const server = new grpc.Server();
+  await new Promise<number>((resolve, reject) =>
+    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const node = new RaftNode<number>({ raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5, peers });
+  const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
+  node.setTransport(transport);
+  server.addService(RaftService, transport.serviceImplementation(() => {}));
+  node.start();
+  return { raftId, dir, addr, node, machine, server, transport, storage };
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+test("three managers over gRPC: writes commit on all, survive the leader's loss and a restart", async () => {
+  const ms = await threeManagers();
+  try {
+    const leader = ms.find((m) => m.node.isLeader)!;
+    await Promise.all(["a", "b", "c"].map((v) => leader.node.propose(enc(v))));
+    await waitFor("replication", () => ms.every((m) => m.machine.items.length === 3));
+    // Stop the leader: the others elect a new one and keep accepting writes.
+    await stopManager(leader);
+    const rest = ms.filter((m) => m !== leader);
+    await waitFor("a new leader", () => rest.some((m) => m.node.isLeader), 3000);
+    const next = rest.find((m) => m.node.isLeader)!;
+    await next.node.propose(enc("d"));
+    // Restart the old leader from its disk: it comes back as a follower with everything.
+    const back = await startManagerAt(leader.raftId, leader.dir, leader.addr);
+    ms[ms.indexOf(leader)] = back;
+    await waitFor("the restarted manager to catch up", () => back.machine.items.join() === "a,b,c,d");
+    assert.equal(back.node.isLeader, false);
+  } finally {
+    for (const m of ms) await stopManager(m).catch(() => {});
+  }
+});
+
+test("a follower refuses writes naming the leader; without a majority, writes fail fast naming the count", async () => {
+  const ms = await threeManagers();
+  try {
+    const leader = ms.find((m) => m.node.isLeader)!;
+    const follower = ms.find((m) => !m.node.isLeader)!;
+    await assert.rejects(follower.node.propose(enc("x")), (err: unknown) =>
+      err instanceof RaftError && err.leader === leader.raftId && /not the leader/.test(err.message));
+    for (const m of ms.filter((x) => x !== leader)) await stopManager(m);
+    await new Promise((r) => setTimeout(r, 20 * 10 * 2 + 100));
+    const started = Date.now();
+    await assert.rejects(leader.node.propose(enc("y")), /quorum lost: 1 of 3 managers reachable, 2 needed|no leader elected: the cluster may have lost quorum \(1 of 3 managers reachable, 2 needed\)/);
+    assert.ok(Date.now() - started < 100, "fails fast");
+  } finally {
+    for (const m of ms) await stopManager(m).catch(() => {});
+  }
+});
+
+test("a manager far behind catches up from a snapshot streamed in chunks, larger than gRPC's 4 MB limit", async () => {
+  const ms = await threeManagers(20);
+  try {
+    const leader = ms.find((m) => m.node.isLeader)!;
+    const lagging = ms.find((m) => !m.node.isLeader)!;
+    await stopManager(lagging);
+    const big = "z".repeat(512 * 1024);
+    for (let i = 0; i < 24; i++) await leader.node.propose(enc(`${i}:${big}`)); // ~12 MB of state
+    assert.ok(leader.storage.firstIndex() > 5, `the leader compacted its log (first index ${leader.storage.firstIndex()}, last ${leader.storage.lastIndex()}, applied ${leader.node.node.raft.raftLog.applied})`);
+    const back = await startManagerAt(lagging.raftId, lagging.dir, lagging.addr, 20);
+    ms[ms.indexOf(lagging)] = back;
+    await waitFor("the lagging manager to install the snapshot", () => back.machine.items.length === 24, 10_000);
+    assert.ok(back.storage.snapshot().data.byteLength > 4 * 1024 * 1024);
+  } finally {
+    for (const m of ms) await stopManager(m).catch(() => {});
+  }
+});

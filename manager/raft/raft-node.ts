@@ -1,0 +1,488 @@
+/**
+ * A manager's Raft node: the core (RawNode) driven by a tick timer and a Ready loop, with
+ * durable storage, a transport, and the replicated state machine on top.
+ *
+ * The Ready loop persists (synced) before it sends, then applies committed entries and resolves
+ * the proposals they answer. Steps and proposals that arrive while a Ready is being persisted
+ * accumulate in the core and go out together in the next Ready: that is the group commit that
+ * lets many concurrent writers share one fsync.
+ */
+import type { ConfChange, Entry, Message } from "../../proto/gen/raft.ts";
+import { ConfChangeCodec, ConfChangeType, EntryType } from "../../proto/gen/raft.ts";
+import type { RaftMember } from "../../proto/gen/raftrpc.ts";
+import { RaftMemberCodec } from "../../proto/gen/raftrpc.ts";
+import { RAFT_DEFAULTS } from "./config.ts";
+import { RaftError, RaftErrorCode } from "./errors.ts";
+import type { LevelStorage } from "./level-storage.ts";
+import { Members } from "./members.ts";
+import { ProgressState } from "./progress.ts";
+import { StateType } from "./raft.ts";
+import { RawNode, SnapshotStatus } from "./raw-node.ts";
+import type { Ready } from "./raw-node.ts";
+import type { Proposer, StateMachine } from "./state-machine.ts";
+
+/** What the node needs from the network. */
+export interface RaftTransport {
+  /** Sends messages to their `to` members (best effort: Raft retransmits what is lost). */
+  send(messages: Message[]): void;
+}
+
+/** Settings of a manager's Raft node. */
+export interface RaftNodeOptions<R> {
+  /** This manager's raft id. */
+  raftId: number;
+  /** Durable Raft state. */
+  storage: LevelStorage;
+  /** The replicated state. */
+  stateMachine: StateMachine<R>;
+  /** Milliseconds per tick. */
+  tickMs?: number;
+  /** Ticks of the election timeout. */
+  electionTick?: number;
+  /** Ticks between heartbeats. */
+  heartbeatTick?: number;
+  /** Applied entries between snapshots of the state. */
+  snapshotInterval?: number;
+  /** Entries kept in the log after a snapshot, so followers that lag a little get entries. */
+  keepEntriesAfterSnapshot?: number;
+  /** Milliseconds a proposal may wait for its commit. */
+  proposalTimeoutMs?: number;
+  /** Randomness for elections. */
+  random?: () => number;
+  /**
+   * For a manager joining with empty storage: the members the leader named when it accepted
+   * the join, so this manager can answer them before the first snapshot arrives.
+   */
+  peers?: RaftMember[];
+}
+
+/** Defaults of a manager's Raft node, each with its reason. */
+export const RAFT_NODE_DEFAULTS = {
+  /** 100 ms ticks and 10-tick elections: a dead leader is replaced in about 2 s (DESIGN.md). */
+  tickMs: 100,
+  /** Snapshots this often keep restarts and catch-up quick without snapshotting all the time. */
+  snapshotInterval: 10_000,
+  /** A follower a few hundred entries behind catches up with entries, not a whole snapshot. */
+  keepEntriesAfterSnapshot: 500,
+  /** Long enough to ride out a leader election (2 s), short enough for a client to retry. */
+  proposalTimeoutMs: 8_000,
+} as const;
+
+/** Bytes of the proposal id in front of a proposal's data. */
+const PROPOSAL_ID_BYTES = 8;
+
+/** A proposal waiting to be applied. */
+interface PendingProposal<R> {
+  resolve: (r: R) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** A membership change waiting to be applied. */
+interface PendingConfChange {
+  type: ConfChangeType;
+  raftId: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** A manager's Raft node. */
+export class RaftNode<R> implements Proposer<R> {
+  /** The core. */
+  readonly node: RawNode;
+  /** Who is in the group, and where. */
+  readonly members = new Members();
+  private readonly opts: Required<Omit<RaftNodeOptions<R>, "random" | "peers">>;
+  private transport: RaftTransport | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private processing = false;
+  private scheduled = false;
+  private stopped = false;
+  private readonly pending = new Map<string, PendingProposal<R>>();
+  private pendingConf: PendingConfChange | undefined;
+  private proposalCounter = 0;
+  private readonly proposalPrefix: number;
+  private lastSnapshotIndex: number;
+  private wasLeader = false;
+  private readonly leadershipListeners: ((isLeader: boolean) => void)[] = [];
+  private readonly lastHeard = new Map<number, number>();
+  private loopError: Error | undefined;
+
+  /** Opens a node over storage that was bootstrapped, joined or restarted. */
+  constructor(options: RaftNodeOptions<R>) {
+    this.opts = {
+      tickMs: RAFT_NODE_DEFAULTS.tickMs,
+      electionTick: RAFT_DEFAULTS.electionTick,
+      heartbeatTick: RAFT_DEFAULTS.heartbeatTick,
+      snapshotInterval: RAFT_NODE_DEFAULTS.snapshotInterval,
+      keepEntriesAfterSnapshot: RAFT_NODE_DEFAULTS.keepEntriesAfterSnapshot,
+      proposalTimeoutMs: RAFT_NODE_DEFAULTS.proposalTimeoutMs,
+      ...options,
+    };
+    const random = options.random ?? Math.random;
+    this.proposalPrefix = Math.floor(random() * 2 ** 32) >>> 0;
+    const snap = options.storage.snapshot();
+    this.lastSnapshotIndex = snap.metadata!.index;
+    if (snap.data.byteLength > 0) {
+      options.stateMachine.restore(snap.metadata!.index, this.members.restoreSnapshot(snap.data));
+    } else {
+      for (const peer of options.peers ?? []) this.members.set(peer);
+    }
+    this.node = new RawNode({
+      id: options.raftId,
+      storage: options.storage,
+      electionTick: this.opts.electionTick,
+      heartbeatTick: this.opts.heartbeatTick,
+      random,
+    });
+  }
+
+  /**
+   * Writes the initial state of a new cluster into empty storage: a snapshot at index 1 whose
+   * only member is this manager, holding the state machine's (empty) state.
+   */
+  static async bootstrap<R>(storage: LevelStorage, self: RaftMember, stateMachine: StateMachine<R>): Promise<void> {
+    const members = new Members();
+    members.set(self);
+    await storage.save({
+      snapshot: {
+        data: members.wrapSnapshot(stateMachine.snapshot()),
+        metadata: { index: 1, term: 1, confState: { voters: [self.raftId], learners: [] } },
+      },
+      entries: [],
+      hardState: { term: 1, vote: 0, commit: 1 },
+    });
+  }
+
+  /** Connects the transport (after construction, since the transport needs the members). */
+  setTransport(transport: RaftTransport): void {
+    this.transport = transport;
+  }
+
+  /** Starts ticking; a single-member group elects itself at once. */
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.kick();
+    }, this.opts.tickMs);
+    const st = this.node.status();
+    if (st.confState.voters.length === 1 && st.confState.voters[0] === this.opts.raftId) this.node.campaign();
+    this.kick();
+  }
+
+  /** Stops ticking and fails what is pending. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.failPending(new RaftError(RaftErrorCode.PROPOSAL_DROPPED, "this manager is shutting down", 0));
+    while (this.processing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Registers a callback told when this manager gains or loses leadership. */
+  onLeadershipChange(listener: (isLeader: boolean) => void): void {
+    this.leadershipListeners.push(listener);
+  }
+
+  /** This manager's raft id. */
+  get raftId(): number {
+    return this.opts.raftId;
+  }
+
+  /** Whether this manager leads now. */
+  get isLeader(): boolean {
+    return this.node.raft.state === StateType.LEADER;
+  }
+
+  /** The raft id of the leader this manager knows of (0 when none). */
+  get leader(): number {
+    return this.node.leader;
+  }
+
+  /** Feeds a message from a peer. */
+  step(m: Message): void {
+    if (this.stopped) return;
+    if (this.members.isRemoved(m.from)) return; // a removed member is not listened to
+    this.lastHeard.set(m.from, Date.now());
+    try {
+      this.node.step(m);
+    } catch (err) {
+      if (!(err instanceof RaftError)) throw err;
+    }
+    this.kick();
+  }
+
+  /** The transport could not reach `raftId`. */
+  reportUnreachable(raftId: number): void {
+    this.node.reportUnreachable(raftId);
+    this.kick();
+  }
+
+  /** How sending a snapshot to `raftId` ended. */
+  reportSnapshot(raftId: number, status: SnapshotStatus): void {
+    this.node.reportSnapshot(raftId, status);
+    this.kick();
+  }
+
+  // ---- proposals ---------------------------------------------------------------------------
+
+  /** {@inheritDoc Proposer.propose} */
+  propose(data: Uint8Array, signal?: AbortSignal): Promise<R> {
+    try {
+      this.checkCanWrite();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const id = this.nextProposalId();
+    const framed = new Uint8Array(PROPOSAL_ID_BYTES + data.byteLength);
+    framed.set(id, 0);
+    framed.set(data, PROPOSAL_ID_BYTES);
+    const key = idKey(id);
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new RaftError(RaftErrorCode.PROPOSAL_DROPPED, `the write was not committed within ${this.opts.proposalTimeoutMs} ms; it may or may not be applied later`, this.leader));
+      }, this.opts.proposalTimeoutMs);
+      this.pending.set(key, { resolve, reject, timer });
+      signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        this.pending.delete(key);
+        reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+      }, { once: true });
+      try {
+        this.node.propose(framed);
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(key);
+        reject(err);
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  private nextProposalId(): Uint8Array {
+    const id = new Uint8Array(PROPOSAL_ID_BYTES);
+    const view = new DataView(id.buffer);
+    view.setUint32(0, this.proposalPrefix);
+    view.setUint32(4, ++this.proposalCounter >>> 0);
+    return id;
+  }
+
+  /**
+   * Throws, saying why, when a write cannot succeed now: not the leader (naming it), or the
+   * leader cannot reach a majority (naming how many managers it reaches).
+   */
+  checkCanWrite(): void {
+    if (this.stopped) throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, "this manager is shutting down", 0);
+    const voters = this.node.raft.prs.confState().voters;
+    const { reachable, total } = this.reachability();
+    if (!this.isLeader) {
+      if (this.leader === 0) {
+        throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
+          `no leader elected: the cluster may have lost quorum (${reachable} of ${total} managers reachable, ${Math.floor(voters.length / 2) + 1} needed)`, 0);
+      }
+      throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, `this manager is not the leader; the leader is ${this.leader}`, this.leader);
+    }
+    if (reachable < Math.floor(total / 2) + 1) {
+      throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
+        `quorum lost: ${reachable} of ${total} managers reachable, ${Math.floor(total / 2) + 1} needed`, this.leader);
+    }
+  }
+
+  /**
+   * How many voting managers this one can reach (itself included) and how many there are: the
+   * ones it heard from within two election timeouts. A leader hears from every live member each
+   * heartbeat; a manager without a leader hears from the live ones while they campaign.
+   */
+  reachability(): { reachable: number; total: number } {
+    const voters = this.node.raft.prs.confState().voters;
+    const reachable = voters.filter((id) => id === this.opts.raftId || this.heardFromRecently(id)).length;
+    return { reachable, total: voters.length };
+  }
+
+  private heardFromRecently(id: number): boolean {
+    const window = 2 * this.opts.electionTick * this.opts.tickMs;
+    return Date.now() - (this.lastHeard.get(id) ?? 0) < window;
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  /**
+   * On the leader: adds a manager as a learner (it catches up first; `promoteCaughtUpLearners`
+   * makes it a voter). Returns its raft id. A node that is already a member keeps its id.
+   */
+  async addLearner(nodeId: string, addr: string, random: () => number = Math.random): Promise<number> {
+    const existing = this.members.byNodeId(nodeId);
+    if (existing) return existing.raftId;
+    let raftId = 0;
+    while (raftId === 0 || this.members.get(raftId) || this.members.isRemoved(raftId)) {
+      raftId = 1 + Math.floor(random() * (2 ** 48 - 1));
+    }
+    const context = RaftMemberCodec.encode({ raftId, nodeId, addr });
+    await this.changeMembership({ type: ConfChangeType.CONF_CHANGE_ADD_LEARNER, nodeId: raftId, context });
+    return raftId;
+  }
+
+  /** On the leader: promotes learners that have caught up with the log. Call it periodically. */
+  async promoteCaughtUpLearners(): Promise<void> {
+    if (!this.isLeader || this.pendingConf) return;
+    const st = this.node.status();
+    for (const [id, pr] of st.progress ?? []) {
+      if (pr.learner && pr.state === ProgressState.REPLICATE && pr.match >= st.hardState.commit) {
+        const member = this.members.get(id);
+        const context = member ? RaftMemberCodec.encode(member) : new Uint8Array();
+        await this.changeMembership({ type: ConfChangeType.CONF_CHANGE_ADD_NODE, nodeId: id, context });
+        return;
+      }
+    }
+  }
+
+  /**
+   * On the leader: removes a manager from the group. Refused when the remaining voters could
+   * not form a majority with the managers reachable now.
+   */
+  async removeMember(raftId: number): Promise<void> {
+    const { voters } = this.node.raft.prs.confState();
+    if (voters.includes(raftId)) {
+      const remaining = voters.filter((v) => v !== raftId);
+      const reachableRemaining = remaining.filter((v) => v === this.opts.raftId || this.heardFromRecently(v)).length;
+      const needed = Math.floor(remaining.length / 2) + 1;
+      if (reachableRemaining < needed) {
+        throw new RaftError(RaftErrorCode.CONF_CHANGE_REFUSED,
+          `removing this manager would lose quorum: ${reachableRemaining} of the remaining ${remaining.length} managers are reachable, ${needed} needed`, this.leader);
+      }
+    }
+    await this.changeMembership({ type: ConfChangeType.CONF_CHANGE_REMOVE_NODE, nodeId: raftId, context: new Uint8Array() });
+  }
+
+  private changeMembership(cc: ConfChange): Promise<void> {
+    if (this.pendingConf) {
+      return Promise.reject(new RaftError(RaftErrorCode.CONF_CHANGE_REFUSED, "another membership change is in progress", this.leader));
+    }
+    return new Promise<void>((resolve, reject) => {
+      try {
+        this.node.proposeConfChange(cc);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.pendingConf = { type: cc.type, raftId: cc.nodeId, resolve, reject };
+      this.kick();
+    });
+  }
+
+  /** On the leader: hands leadership to `raftId` and waits (up to an election timeout) for it. */
+  async transferLeadership(raftId: number): Promise<void> {
+    this.node.transferLeadership(raftId);
+    this.kick();
+    const deadline = Date.now() + 2 * this.opts.electionTick * this.opts.tickMs;
+    while (Date.now() < deadline) {
+      if (this.leader === raftId) return;
+      await new Promise((r) => setTimeout(r, this.opts.tickMs / 2));
+    }
+    throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, `leadership did not move to ${raftId} in time`, this.leader);
+  }
+
+  // ---- the Ready loop ----------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.processReadies();
+    });
+  }
+
+  private async processReadies(): Promise<void> {
+    if (this.processing || this.loopError) return;
+    this.processing = true;
+    try {
+      while (!this.stopped && this.node.hasReady()) {
+        const rd = this.node.ready();
+        await this.opts.storage.save(rd);
+        if (this.transport && rd.messages.length > 0) this.transport.send(rd.messages);
+        this.applyReady(rd);
+        this.node.advance(rd);
+        await this.maybeSnapshot();
+      }
+    } catch (err) {
+      // A failed disk write leaves the node unable to keep its promises: stop taking part.
+      this.loopError = err as Error;
+      this.failPending(new RaftError(RaftErrorCode.PROPOSAL_DROPPED, `raft storage failed: ${(err as Error).message}`, 0));
+      if (this.ticker) clearInterval(this.ticker);
+      throw err;
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private applyReady(rd: Ready): void {
+    if (rd.snapshot) {
+      const state = this.members.restoreSnapshot(rd.snapshot.data);
+      this.opts.stateMachine.restore(rd.snapshot.metadata!.index, state);
+      this.lastSnapshotIndex = rd.snapshot.metadata!.index;
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    const isLeader = this.isLeader;
+    if (isLeader !== this.wasLeader) {
+      this.wasLeader = isLeader;
+      if (!isLeader) {
+        this.failPending(new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
+          "leadership was lost before the write committed; it may or may not be applied", this.leader));
+      }
+      for (const l of this.leadershipListeners) l(isLeader);
+    }
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.type === EntryType.ENTRY_CONF_CHANGE) {
+      const cc = ConfChangeCodec.decode(e.data);
+      this.node.applyConfChange(cc);
+      this.members.apply(cc);
+      const waiting = this.pendingConf;
+      if (waiting && waiting.type === cc.type && waiting.raftId === cc.nodeId) {
+        this.pendingConf = undefined;
+        waiting.resolve();
+      }
+      return;
+    }
+    if (e.data.byteLength < PROPOSAL_ID_BYTES) return; // a leader's no-op
+    const result = this.opts.stateMachine.apply(e.index, e.data.subarray(PROPOSAL_ID_BYTES));
+    const key = idKey(e.data.subarray(0, PROPOSAL_ID_BYTES));
+    const waiting = this.pending.get(key);
+    if (waiting) {
+      this.pending.delete(key);
+      clearTimeout(waiting.timer);
+      waiting.resolve(result);
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.node.raft.raftLog.applied;
+    if (applied - this.lastSnapshotIndex < this.opts.snapshotInterval) return;
+    const term = this.node.raft.raftLog.term(applied) ?? 0;
+    const data = this.members.wrapSnapshot(this.opts.stateMachine.snapshot());
+    const compactTo = Math.max(this.opts.storage.firstIndex() - 1, applied - this.opts.keepEntriesAfterSnapshot);
+    await this.opts.storage.snapshotAndCompact(
+      { data, metadata: { index: applied, term, confState: this.node.raft.prs.confState() } },
+      compactTo,
+    );
+    this.lastSnapshotIndex = applied;
+  }
+
+  private failPending(err: Error): void {
+    for (const [key, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+      p.reject(err);
+    }
+    const conf = this.pendingConf;
+    this.pendingConf = undefined;
+    conf?.reject(err);
+  }
+}
+
+function idKey(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex");
+}
