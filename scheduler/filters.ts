@@ -21,7 +21,7 @@ export interface Filter {
 }
 
 /** The reasons that do not depend on the group, as explanations word them. */
-export const Reason = {
+const Reason = {
   NOT_READY: "not ready",
   NOT_AVAILABLE: "not available for new tasks",
   INSUFFICIENT_MEMORY: "insufficient memory",

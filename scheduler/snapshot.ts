@@ -19,6 +19,9 @@ import { hostPortKeys } from "./ports.ts";
  */
 export const RECENT_FAILURE_WINDOW_MS = 5 * 60 * 1000;
 
+const newMap = (): Map<number, number> => new Map();
+const newSet = (): Set<number> => new Set();
+
 /** What the snapshot is built from. */
 export interface SnapshotInput {
   /** Every node of the cluster. */
@@ -89,13 +92,13 @@ export class ClusterSnapshot {
         const reserved = task.spec?.resources?.reservations;
         this.freeCpu[i]! -= reserved?.nanoCpus ?? 0;
         this.freeMemory[i]! -= reserved?.memoryBytes ?? 0;
-        for (const port of hostPortKeys(task)) getOrCreate(hostPorts, i, () => new Set<number>()).add(port);
+        if (task.endpoint?.ports.length) for (const port of hostPortKeys(task)) getOrCreate(hostPorts, i, newSet).add(port);
         if (task.desiredState <= TaskState.TASK_STATE_RUNNING) {
           this.taskCount[i]!++;
-          increment(getOrCreate(serviceTasks, task.serviceId, () => new Map<number, number>()), i);
+          increment(getOrCreate(serviceTasks, task.serviceId, newMap), i);
         }
       } else if ((state === TaskState.TASK_STATE_FAILED || state === TaskState.TASK_STATE_REJECTED) && (task.status?.timestamp ?? 0) >= failedSince) {
-        increment(getOrCreate(recentFailures, task.serviceId, () => new Map<number, number>()), i);
+        increment(getOrCreate(recentFailures, task.serviceId, newMap), i);
       }
     }
     this.serviceTasks = serviceTasks;
