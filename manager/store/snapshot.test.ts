@@ -1,0 +1,98 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { NodeRole } from "../../proto/gen/specs.ts";
+import { StoreErrorCode } from "./errors.ts";
+import type { MemoryStore } from "./memory-store.ts";
+import { FakeRaft, makeCluster, makeNode } from "./testing.ts";
+
+function everything(store: MemoryStore): unknown {
+  return store.view((tx) => ({
+    nodes: tx.list("node").sort((a, b) => a.id.localeCompare(b.id)),
+    clusters: tx.list("cluster"),
+  }));
+}
+
+test("a snapshot restored elsewhere gives the same objects, indexes and bytes, and later writes check versions", async () => {
+  const { store: source } = new FakeRaft();
+  await source.update((tx) => {
+    tx.create("cluster", makeCluster("c1", "default"));
+    tx.create("node", makeNode("m1", { hostname: "alpha", role: NodeRole.NODE_ROLE_MANAGER, raftId: 1, labels: { zone: "eu" } }));
+    tx.create("node", makeNode("w1", { hostname: "beta" }));
+  });
+  await source.update((tx) => tx.update("node", { ...tx.get("node", "w1")!, role: NodeRole.NODE_ROLE_MANAGER }));
+  const bytes = source.snapshot();
+
+  const { store: copy } = new FakeRaft();
+  copy.restore(source.appliedIndex, bytes);
+  assert.deepEqual(everything(copy), everything(source));
+  assert.deepEqual(copy.snapshot(), bytes);
+  assert.equal(copy.appliedIndex, 2);
+  copy.view((tx) => {
+    assert.deepEqual(tx.find("node", "name", "ALPHA").map((n) => n.id), ["m1"]);
+    assert.deepEqual(tx.find("node", "role", NodeRole.NODE_ROLE_MANAGER).map((n) => n.id).sort(), ["m1", "w1"]);
+    assert.deepEqual(tx.find("node", "raftId", 1).map((n) => n.id), ["m1"]);
+    assert.deepEqual(tx.find("cluster", "name", "default").map((c) => c.id), ["c1"]);
+  });
+  // The restored store enforces what the original did: versions and unique names.
+  const stale = { ...copy.view((tx) => tx.get("node", "w1"))!, meta: { version: 1, createdAt: 0, updatedAt: 0 } };
+  await assert.rejects(copy.update((tx) => tx.update("node", stale)), /node w1 has version 2, the update was made from version 1/);
+  await assert.rejects(copy.update((tx) => tx.create("cluster", makeCluster("c2", "default"))), /already used by cluster c1/);
+});
+
+test("equal states give equal bytes whatever order objects and labels were written in", async () => {
+  const clock = () => 42;
+  const a = new FakeRaft({ clock }).store;
+  const b = new FakeRaft({ clock }).store;
+  await a.update((tx) => {
+    tx.create("node", makeNode("n1", { labels: { a: "1", b: "2", c: "3" } }));
+    tx.create("node", makeNode("n2"));
+    tx.create("cluster", makeCluster("c1"));
+  });
+  await b.update((tx) => {
+    tx.create("cluster", makeCluster("c1"));
+    tx.create("node", makeNode("n2"));
+    tx.create("node", makeNode("n1", { labels: { c: "3", a: "1", b: "2" } }));
+  });
+  assert.deepEqual(a.snapshot(), b.snapshot());
+  await b.update((tx) => tx.delete("node", "n2"));
+  assert.notDeepEqual(a.snapshot(), b.snapshot(), "different states give different bytes");
+});
+
+test("restore replaces everything: objects and index entries absent from the snapshot are gone", async () => {
+  const { store: source } = new FakeRaft();
+  await source.update((tx) => tx.create("node", makeNode("n1", { hostname: "kept" })));
+  const { store } = new FakeRaft();
+  await store.update((tx) => {
+    tx.create("node", makeNode("old", { hostname: "stale", role: NodeRole.NODE_ROLE_MANAGER, raftId: 5 }));
+    tx.create("cluster", makeCluster("c9", "default"));
+  });
+  store.restore(1, source.snapshot());
+  store.view((tx) => {
+    assert.deepEqual(tx.list("node").map((n) => n.id), ["n1"]);
+    assert.deepEqual(tx.list("cluster"), []);
+    assert.deepEqual(tx.find("node", "name", "stale"), []);
+    assert.deepEqual(tx.find("node", "raftId", 5), []);
+    assert.deepEqual(tx.find("node", "role", NodeRole.NODE_ROLE_MANAGER), []);
+  });
+  // The name "default" is free again.
+  await store.update((tx) => tx.create("cluster", makeCluster("c1", "default")));
+
+  const { store: empty } = new FakeRaft();
+  store.restore(7, empty.snapshot());
+  assert.deepEqual(everything(store), { nodes: [], clusters: [] });
+  assert.equal(store.appliedIndex, 7);
+});
+
+test("a malformed snapshot is refused with an error that says so, and the state is kept", async () => {
+  const { store } = new FakeRaft();
+  await store.update((tx) => tx.create("node", makeNode("n1")));
+  assert.throws(() => store.restore(9, new Uint8Array([0x0a, 0xff, 0xff])), /^Error: invalid store snapshot/);
+  assert.equal(store.view((tx) => tx.list("node").length), 1);
+  assert.equal(store.appliedIndex, 1);
+  // An object that is neither a node nor a cluster: an empty StoreObject.
+  assert.throws(() => store.restore(9, new Uint8Array([0x0a, 0x00])), (err: Error) => {
+    assert.match(err.message, /invalid store snapshot: a stored object must be exactly one of cluster, node; got none/);
+    assert.equal((err.cause as { code?: string }).code, StoreErrorCode.INVALID);
+    return true;
+  });
+});

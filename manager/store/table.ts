@@ -1,0 +1,124 @@
+/**
+ * The store's applied state: for each table, its objects by id and its secondary indexes. Only
+ * the store writes here, when it applies a committed transaction or restores a snapshot;
+ * everyone else reads through transactions (tx.ts).
+ */
+import { TABLE_NAMES, indexKeyOf, normalizeKey, tableDef } from "./tables.ts";
+import type { IndexDef, IndexKey, Stored, TableName } from "./tables.ts";
+
+/** Read access to objects by table: what both the applied state and a transaction's staged view offer. */
+export interface Rows {
+  /** The object with this id, or `undefined`. */
+  get(table: TableName, id: string): Stored | undefined;
+  /** Every object of the table, in no particular order. */
+  list(table: TableName): Stored[];
+  /** The objects a secondary index holds under `key` (normalized as the index does). */
+  find(table: TableName, index: string, key: IndexKey): Stored[];
+}
+
+/** One secondary index: key → ids. */
+interface Index {
+  readonly def: IndexDef<Stored>;
+  readonly ids: Map<IndexKey, Set<string>>;
+}
+
+/** One table: objects by id, and its indexes kept in step with them. */
+class Table {
+  readonly rows = new Map<string, Stored>();
+  readonly indexes = new Map<string, Index>();
+
+  constructor(readonly name: TableName) {
+    for (const [indexName, def] of Object.entries(tableDef(name).indexes)) {
+      this.indexes.set(indexName, { def, ids: new Map() });
+    }
+  }
+
+  index(name: string): Index {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`table ${this.name} has no index ${JSON.stringify(name)}`);
+    return index;
+  }
+
+  /** Inserts or replaces an object. */
+  put(object: Stored): void {
+    const old = this.rows.get(object.id);
+    if (old) this.unindex(old);
+    this.rows.set(object.id, object);
+    for (const { def, ids } of this.indexes.values()) {
+      const key = indexKeyOf(def, object);
+      if (key === undefined) continue;
+      let set = ids.get(key);
+      if (!set) ids.set(key, (set = new Set()));
+      set.add(object.id);
+    }
+  }
+
+  /** Removes the object with this id, if any. */
+  remove(id: string): void {
+    const old = this.rows.get(id);
+    if (!old) return;
+    this.unindex(old);
+    this.rows.delete(id);
+  }
+
+  private unindex(object: Stored): void {
+    for (const { def, ids } of this.indexes.values()) {
+      const key = indexKeyOf(def, object);
+      if (key === undefined) continue;
+      const set = ids.get(key);
+      set?.delete(object.id);
+      if (set?.size === 0) ids.delete(key);
+    }
+  }
+}
+
+/** Every table of the store. */
+export class Tables implements Rows {
+  private readonly tables = new Map<TableName, Table>(TABLE_NAMES.map((name) => [name, new Table(name)]));
+
+  /** {@inheritDoc Rows.get} */
+  get(table: TableName, id: string): Stored | undefined {
+    return this.table(table).rows.get(id);
+  }
+
+  /** {@inheritDoc Rows.list} */
+  list(table: TableName): Stored[] {
+    return [...this.table(table).rows.values()];
+  }
+
+  /** {@inheritDoc Rows.find} */
+  find(table: TableName, index: string, key: IndexKey): Stored[] {
+    const t = this.table(table);
+    const ids = this.findIds(table, index, key);
+    return [...ids].map((id) => t.rows.get(id)!);
+  }
+
+  /** The ids a secondary index holds under `key`. Throws when the table has no such index. */
+  findIds(table: TableName, index: string, key: IndexKey): ReadonlySet<string> {
+    const { def, ids } = this.table(table).index(index);
+    return ids.get(normalizeKey(def, key)) ?? EMPTY;
+  }
+
+  /** Inserts or replaces an object (already canonical: see canonical.ts). */
+  put(table: TableName, object: Stored): void {
+    this.table(table).put(object);
+  }
+
+  /** Removes an object by id, if present. */
+  remove(table: TableName, id: string): void {
+    this.table(table).remove(id);
+  }
+
+  /** Every object of the table, sorted by id. */
+  sorted(table: TableName): Stored[] {
+    return this.list(table).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private table(name: TableName): Table {
+    const table = this.tables.get(name);
+    if (!table) throw new Error(`no table ${JSON.stringify(name)}`);
+    return table;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
