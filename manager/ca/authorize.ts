@@ -1,0 +1,96 @@
+/**
+ * Per-RPC authorization: who is calling (from the client certificate verified at the TLS
+ * handshake, checked again here against the cluster root and cluster id), whether that node was
+ * removed, and whether its role may call the RPC. Every handler except the CA's join RPCs starts
+ * with `authorizer.authorize(call, RpcPolicy.<service>)`.
+ */
+import { X509Certificate } from "node:crypto";
+import type { ServerUnaryCall } from "@grpc/grpc-js";
+import type { Cluster } from "../../proto/gen/objects.ts";
+import { CAError } from "./errors.ts";
+import { CertRole, describeIdentity, identityFromSubject } from "./identity.ts";
+import type { CertIdentity } from "./identity.ts";
+
+/** Which certificate roles may call each service. */
+export const RpcPolicy = {
+  /** Raft messages and membership: managers only. */
+  raft: [CertRole.MANAGER],
+  /** The control API: managers (forwarding to the leader) and operators. */
+  control: [CertRole.MANAGER, CertRole.OPERATOR],
+  /** Agent sessions: every node. */
+  dispatcher: [CertRole.MANAGER, CertRole.WORKER],
+  /** Certificate renewal: every node, for itself. */
+  renewNodeCertificate: [CertRole.MANAGER, CertRole.WORKER],
+  /** Operator certificates: managers and operators. */
+  issueOperatorCertificate: [CertRole.MANAGER, CertRole.OPERATOR],
+} as const satisfies Record<string, readonly CertRole[]>;
+
+/** What authorization reads from the cluster. */
+export interface ClusterTrust {
+  /** The cluster: its id and root CA. */
+  cluster(): Cluster;
+  /** Whether the node with this id was removed from the cluster; a removed node may call nothing. */
+  isRemoved(nodeId: string): boolean;
+}
+
+/** The parts of a server call that authorization reads; every grpc-js server call has them. */
+export type AuthorizableCall = Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext" | "getPath">;
+
+/** The identity of a caller whose role is one of `R`. */
+export type IdentityWithRole<R extends CertRole> = Extract<CertIdentity, { role: R }>;
+
+/** Decides who calls and whether they may; see the file comment. */
+export class Authorizer {
+  #root: { pem: string; cert: X509Certificate } | undefined;
+
+  constructor(private readonly trust: ClusterTrust) {}
+
+  #rootCert(pem: string): X509Certificate {
+    if (this.#root?.pem !== pem) this.#root = { pem, cert: new X509Certificate(pem) };
+    return this.#root.cert;
+  }
+
+  /**
+   * The identity in the caller's certificate; throws an UNAUTHENTICATED {@link CAError} when the
+   * caller presented none, or one that this cluster's CA did not issue for this cluster.
+   */
+  peerIdentity(call: AuthorizableCall): CertIdentity {
+    // grpc-js hands over the peer certificate only when the TLS handshake verified it against
+    // the server's root: a missing, foreign or expired certificate all arrive as no certificate.
+    const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+    if (!raw) {
+      throw new CAError("UNAUTHENTICATED", `${call.getPath()} needs a valid certificate of this cluster; the caller presented none, or one that this cluster's CA did not issue or that has expired`);
+    }
+    const cluster = this.trust.cluster();
+    const root = this.#rootCert(cluster.rootCa?.caCertPem ?? "");
+    const cert = new X509Certificate(raw);
+    if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) {
+      throw new CAError("UNAUTHENTICATED", `${call.getPath()}: the caller's certificate was not issued by this cluster's CA`);
+    }
+    const identity = identityFromSubject(cert.toLegacyObject().subject);
+    if (!identity || identity.clusterId !== cluster.id) {
+      throw new CAError("UNAUTHENTICATED", `${call.getPath()}: the caller's certificate does not name a member of cluster ${cluster.id}`);
+    }
+    return identity;
+  }
+
+  /**
+   * The caller's identity if it may call this RPC: it has a valid certificate of this cluster
+   * (else UNAUTHENTICATED), is not a removed node and has one of the roles `allowed` (else
+   * PERMISSION_DENIED). The error is a {@link CAError}, which a handler passes to its callback.
+   */
+  authorize<R extends CertRole>(call: AuthorizableCall, allowed: readonly R[]): IdentityWithRole<R> {
+    const identity = this.peerIdentity(call);
+    if (identity.role !== CertRole.OPERATOR && this.trust.isRemoved(identity.nodeId)) {
+      throw new CAError("REMOVED", `node ${identity.nodeId} was removed from the cluster and may not call ${call.getPath()}; to come back it must leave and join again with a token`);
+    }
+    if (!isAllowed(identity, allowed)) {
+      throw new CAError("WRONG_ROLE", `${call.getPath()} may be called by ${allowed.join(" or ")} certificates, not by ${describeIdentity(identity)}`);
+    }
+    return identity;
+  }
+}
+
+function isAllowed<R extends CertRole>(identity: CertIdentity, allowed: readonly R[]): identity is IdentityWithRole<R> {
+  return (allowed as readonly CertRole[]).includes(identity.role);
+}
