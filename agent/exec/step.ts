@@ -27,6 +27,11 @@ function exitOutcome(exit: ExitStatus): { state: TaskState; message: string; err
   return { state: TaskState.TASK_STATE_FAILED, message: "failed", err: why };
 }
 
+/** The controller's current health, or `otherwise` when it reports none. */
+function healthOf(ctl: Controller, otherwise: HealthState): HealthState {
+  return hasHealth(ctl) ? ctl.health().state : otherwise;
+}
+
 /**
  * Performs the one action the task's current state calls for and returns its next status. A task
  * in a final state, one that is READY while its desired state is READY, and a wait cut short by
@@ -75,21 +80,21 @@ export async function step(task: Task, ctl: Controller, signal?: AbortSignal, no
       try {
         await ctl.start();
         const info = await ctl.inspect();
-        const health = hasHealth(ctl) ? ctl.health().state : HealthState.HEALTH_NONE;
-        return to(TaskState.TASK_STATE_RUNNING, "started", { pid: info.pid, containerId: info.containerId, health });
+        return to(TaskState.TASK_STATE_RUNNING, "started", { pid: info.pid, containerId: info.containerId, health: healthOf(ctl, HealthState.HEALTH_NONE) });
       } catch (err) {
         return fail(err);
       }
-    case TaskState.TASK_STATE_RUNNING:
+    case TaskState.TASK_STATE_RUNNING: {
+      let exit: ExitStatus;
       try {
-        const exit = await ctl.wait(signal);
-        const health = hasHealth(ctl) ? ctl.health().state : status.health;
-        const outcome = exitOutcome(exit);
-        return to(outcome.state, outcome.message, { err: outcome.err, exitCode: exit.exitCode, pid: 0, health });
+        exit = await ctl.wait(signal);
       } catch (err) {
         if (signal?.aborted) return status;
-        return fail(err);
+        return { ...fail(err), health: healthOf(ctl, status.health) };
       }
+      const outcome = exitOutcome(exit);
+      return to(outcome.state, outcome.message, { err: outcome.err, exitCode: exit.exitCode, pid: 0, health: healthOf(ctl, status.health) });
+    }
     default:
       // NEW, PENDING, ASSIGNED: the agent has the task; accepting it is the first step.
       return to(TaskState.TASK_STATE_ACCEPTED, "accepted");
