@@ -17,8 +17,8 @@ import type { LevelStorage } from "./level-storage.ts";
 import { Members } from "./members.ts";
 import { ProgressState } from "./progress.ts";
 import { StateType } from "./raft.ts";
-import { RawNode, SnapshotStatus } from "./raw-node.ts";
-import type { Ready } from "./raw-node.ts";
+import { RawNode } from "./raw-node.ts";
+import type { Ready , SnapshotStatus } from "./raw-node.ts";
 import type { Proposer, StateMachine } from "./state-machine.ts";
 
 /** What the node needs from the network. */
@@ -300,6 +300,22 @@ export class RaftNode<R> implements Proposer<R> {
     return { reachable, total: voters.length };
   }
 
+  /** Whether member `raftId` is reachable: this manager itself, or heard from recently. */
+  memberReachable(raftId: number): boolean {
+    return raftId === this.opts.raftId || this.heardFromRecently(raftId);
+  }
+
+  /** Why removing voter `raftId` would lose quorum now, or undefined when it is safe. */
+  removalRefusal(raftId: number): string | undefined {
+    const { voters } = this.node.raft.prs.confState();
+    if (!voters.includes(raftId)) return undefined;
+    const remaining = voters.filter((v) => v !== raftId);
+    const reachable = remaining.filter((v) => this.memberReachable(v)).length;
+    const needed = Math.floor(remaining.length / 2) + 1;
+    if (reachable >= needed) return undefined;
+    return `removing this manager would lose quorum: ${reachable} of the remaining ${remaining.length} managers are reachable, ${needed} needed`;
+  }
+
   private heardFromRecently(id: number): boolean {
     const window = 2 * this.opts.electionTick * this.opts.tickMs;
     return Date.now() - (this.lastHeard.get(id) ?? 0) < window;
@@ -342,16 +358,8 @@ export class RaftNode<R> implements Proposer<R> {
    * not form a majority with the managers reachable now.
    */
   async removeMember(raftId: number): Promise<void> {
-    const { voters } = this.node.raft.prs.confState();
-    if (voters.includes(raftId)) {
-      const remaining = voters.filter((v) => v !== raftId);
-      const reachableRemaining = remaining.filter((v) => v === this.opts.raftId || this.heardFromRecently(v)).length;
-      const needed = Math.floor(remaining.length / 2) + 1;
-      if (reachableRemaining < needed) {
-        throw new RaftError(RaftErrorCode.CONF_CHANGE_REFUSED,
-          `removing this manager would lose quorum: ${reachableRemaining} of the remaining ${remaining.length} managers are reachable, ${needed} needed`, this.leader);
-      }
-    }
+    const refusal = this.removalRefusal(raftId);
+    if (refusal) throw new RaftError(RaftErrorCode.CONF_CHANGE_REFUSED, refusal, this.leader);
     await this.changeMembership({ type: ConfChangeType.CONF_CHANGE_REMOVE_NODE, nodeId: raftId, context: new Uint8Array() });
   }
 

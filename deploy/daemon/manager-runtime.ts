@@ -1,0 +1,268 @@
+/**
+ * Everything a manager runs: durable Raft, the replicated store, the gRPC services other nodes
+ * call (Raft, Raft membership, the CA, the dispatcher's heartbeats, the control API) and the
+ * leader-only loops (promoting caught-up managers, demoting, judging heartbeats).
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { ServerUnaryCall } from "@grpc/grpc-js";
+import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import { NodeState } from "../../proto/gen/objects.ts";
+import type { JoinRequest, JoinResponse, RaftMember } from "../../proto/gen/raftrpc.ts";
+import { RaftMembershipService, RaftService } from "../../proto/gen/raftrpc.ts";
+import { ControlService } from "../../proto/gen/control.ts";
+import { DispatcherService } from "../../proto/gen/dispatcher.ts";
+import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
+import {
+  Authorizer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createNodeCAService, DEFAULT_NODE_CERT_VALIDITY_MS,
+  issueCertificate, NodeCAService, RpcPolicy,
+} from "../../manager/ca/index.ts";
+import type { CABackend, NodeRegistration, TlsIdentity } from "../../manager/ca/index.ts";
+import { createControlService } from "../../manager/controlapi/server.ts";
+import { toGrpcError } from "../../manager/controlapi/errors.ts";
+import { LeaderForwarder, unavailable, wasForwarded } from "../../manager/controlapi/forward.ts";
+import { Heartbeats } from "../../manager/dispatcher/heartbeats.ts";
+import { LevelStorage } from "../../manager/raft/level-storage.ts";
+import { RaftNode } from "../../manager/raft/raft-node.ts";
+import { GrpcTransport } from "../../manager/raft/transport.ts";
+import type { FaultHook } from "../../manager/raft/transport.ts";
+import { MemoryStore } from "../../manager/store/index.ts";
+import type { ApplyResult } from "../../manager/store/index.ts";
+
+/** How often the leader looks for learners to promote and managers to demote. */
+const RECONCILE_INTERVAL_MS = 250;
+
+/** What a manager runtime is started with. */
+export interface ManagerRuntimeOptions {
+  /** This node. */
+  nodeId: string;
+  /** This manager's raft id. */
+  raftId: number;
+  /** Where other managers reach this one (the Raft and API address). */
+  advertiseAddr: string;
+  /** Raft storage directory. */
+  raftDir: string;
+  /** This node's certificate and key. */
+  identity: TlsIdentity;
+  /** The TCP server (mutual TLS) to add services to. */
+  server: grpc.Server;
+  /** The unix-socket server (owner-only, no TLS) for the local CLI. */
+  localServer: grpc.Server;
+  /** For a manager joining with empty storage: the members the leader named. */
+  peers?: RaftMember[];
+  /** Milliseconds per Raft tick (default 100). */
+  tickMs?: number;
+  /** Heartbeat period for nodes (default 5 s). */
+  heartbeatPeriodMs?: number;
+  /** Cuts traffic in process tests. */
+  faults?: FaultHook;
+}
+
+/** A running manager. */
+export class ManagerRuntime {
+  /** The replicated store. */
+  readonly store: MemoryStore;
+  /** The Raft node. */
+  readonly raft: RaftNode<ApplyResult>;
+  private readonly storage: LevelStorage;
+  private readonly transport: GrpcTransport;
+  private readonly forwarder: LeaderForwarder;
+  private readonly heartbeats: Heartbeats;
+  private readonly authorizer: Authorizer;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconciling = false;
+
+  private constructor(private readonly opts: ManagerRuntimeOptions, storage: LevelStorage) {
+    this.storage = storage;
+    let raft: RaftNode<ApplyResult> | undefined;
+    this.store = new MemoryStore({ proposer: { propose: (data, signal) => raft!.propose(data, signal) } });
+    raft = new RaftNode<ApplyResult>({ raftId: opts.raftId, storage, stateMachine: this.store, tickMs: opts.tickMs, peers: opts.peers });
+    this.raft = raft;
+    this.authorizer = new Authorizer(this.caBackend());
+    const credentials = clientCredentials(opts.identity);
+    this.transport = new GrpcTransport({
+      raftId: opts.raftId, members: raft.members, sink: raft, credentials, channelOptions: CLUSTER_CHANNEL_OPTIONS, faults: opts.faults,
+    });
+    raft.setTransport(this.transport);
+    this.forwarder = new LeaderForwarder({
+      leaderAddr: () => this.leaderAddr(),
+      credentials: () => credentials,
+      channelOptions: CLUSTER_CHANNEL_OPTIONS,
+    });
+    this.heartbeats = new Heartbeats({
+      store: this.store,
+      isLeader: () => raft.isLeader,
+      leaderAddr: () => this.leaderAddr(),
+      managerAddrs: () => this.managerAddrs(),
+      authorize: (call) => {
+        const id = this.authorizer.authorize(call, RpcPolicy.dispatcher);
+        return id.nodeId;
+      },
+      periodMs: opts.heartbeatPeriodMs,
+    });
+    raft.onLeadershipChange((leading) => (leading ? this.startLeading() : this.stopLeading()));
+  }
+
+  /** Opens the manager's storage (bootstrapping it with `bootstrap` when given) and starts it. */
+  static async start(opts: ManagerRuntimeOptions, bootstrap?: (storage: LevelStorage, store: MemoryStore) => Promise<void>): Promise<ManagerRuntime> {
+    const storage = await LevelStorage.open(opts.raftDir);
+    if (bootstrap) await bootstrap(storage, new MemoryStore({ proposer: { propose: () => Promise.reject(new Error("bootstrap")) } }));
+    const m = new ManagerRuntime(opts, storage);
+    m.addServices();
+    m.raft.start();
+    return m;
+  }
+
+  /** The leader's address, undefined when there is none. */
+  leaderAddr(): string | undefined {
+    const leader = this.raft.leader;
+    return leader ? this.raft.members.get(leader)?.addr : undefined;
+  }
+
+  /** Every manager's address, the leader's first. */
+  managerAddrs(): string[] {
+    const leader = this.leaderAddr();
+    const all = this.raft.members.list().map((m) => m.addr);
+    return leader ? [leader, ...all.filter((a) => a !== leader)] : all;
+  }
+
+  /** The cluster object (undefined until the first leader created it). */
+  cluster(): Cluster | undefined {
+    return this.store.view((tx) => tx.list("cluster"))[0];
+  }
+
+  private caBackend(): CABackend {
+    return {
+      cluster: () => {
+        const c = this.cluster();
+        if (!c) throw unavailable("the cluster is still being created");
+        return c;
+      },
+      isRemoved: (nodeId) => this.cluster()?.removedNodes.includes(nodeId) ?? false,
+      registerNode: (reg) => this.registerNode(reg),
+      nodeRole: (nodeId) => this.store.view((tx) => tx.get("node", nodeId))?.spec?.desiredRole,
+    };
+  }
+
+  private async registerNode(reg: NodeRegistration): Promise<void> {
+    await this.store.update((tx) => {
+      const cluster = tx.list("cluster")[0];
+      if (cluster?.removedNodes.includes(reg.nodeId)) throw unavailable(`node id ${reg.nodeId} was used before and is never reused`);
+      tx.create("node", newNode(reg.nodeId, reg.role, reg.description));
+    });
+  }
+
+  private authorize(call: ServerUnaryCall<unknown, unknown>, policy: readonly CertRole[]): string {
+    const id = this.authorizer.authorize(call, policy as typeof RpcPolicy.control);
+    return id.role === CertRole.OPERATOR ? `operator:${id.operator}` : id.nodeId;
+  }
+
+  private addServices(): void {
+    const { server, localServer } = this.opts;
+    server.addService(RaftService, this.transport.serviceImplementation((call) => {
+      this.authorize(call as unknown as ServerUnaryCall<unknown, unknown>, RpcPolicy.raft);
+    }));
+    server.addService(RaftMembershipService, { join: this.joinHandler() });
+    const ca = createNodeCAService(this.caBackend());
+    server.addService(NodeCAService, {
+      ...ca,
+      // Issuing writes the new node into the store: only the leader can, so followers pass it on.
+      issueNodeCertificate: (call, callback) => {
+        if (this.raft.isLeader || wasForwarded(call)) return ca.issueNodeCertificate(call, callback);
+        this.forwarder.call(NodeCAService.issueNodeCertificate, call.request).then((r) => callback(null, r), (e: unknown) => callback(toGrpcError(e)));
+      },
+    });
+    server.addService(DispatcherService, this.heartbeats.service());
+    const control = (authorize: (call: ServerUnaryCall<unknown, unknown>) => void) => createControlService({
+      store: this.store,
+      selfNodeId: this.opts.nodeId,
+      raft: this.raft,
+      forwarder: this.forwarder,
+      authorize,
+      signOperatorCertificate: (csrPem, name) => {
+        const c = this.caBackend().cluster();
+        const certPem = issueCertificate(c.rootCa!, csrPem, { role: CertRole.OPERATOR, operator: name || "operator", clusterId: c.id },
+          c.spec?.caConfig?.nodeCertExpiryMs || DEFAULT_NODE_CERT_VALIDITY_MS);
+        return { certPem, caCertPem: c.rootCa!.caCertPem };
+      },
+    });
+    server.addService(ControlService, control((call) => void this.authorize(call, RpcPolicy.control)));
+    // The unix socket is owner-only: whoever can open it is root on this machine.
+    localServer.addService(ControlService, control(() => {}));
+  }
+
+  private joinHandler(): grpc.handleUnaryCall<JoinRequest, JoinResponse> {
+    return (call, callback) => {
+      Promise.resolve()
+        .then(async () => {
+          const nodeId = this.authorize(call as ServerUnaryCall<unknown, unknown>, RpcPolicy.raft);
+          if (!this.raft.isLeader) {
+            if (wasForwarded(call)) throw unavailable("this manager is not the leader either; retry shortly");
+            return this.forwarder.call(RaftMembershipService.join, call.request);
+          }
+          const raftId = await this.raft.addLearner(nodeId, call.request.addr);
+          return { raftId, members: this.raft.members.list() };
+        })
+        .then((res) => callback(null, res), (err: unknown) => callback(toGrpcError(err)));
+    };
+  }
+
+  private startLeading(): void {
+    this.heartbeats.startLeading();
+    this.reconcileTimer = setInterval(() => void this.reconcile(), RECONCILE_INTERVAL_MS);
+  }
+
+  private stopLeading(): void {
+    this.heartbeats.stopLeading();
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.reconcileTimer = undefined;
+  }
+
+  /** On the leader: promote caught-up learners; remove managers whose desired role is worker. */
+  private async reconcile(): Promise<void> {
+    if (this.reconciling || !this.raft.isLeader) return;
+    this.reconciling = true;
+    try {
+      await this.raft.promoteCaughtUpLearners();
+      const nodes = this.store.view((tx) => tx.list("node"));
+      for (const member of this.raft.members.list()) {
+        const node = nodes.find((n) => n.id === member.nodeId);
+        if (node?.spec?.desiredRole !== NodeRole.NODE_ROLE_WORKER) continue;
+        if (member.raftId === this.raft.raftId) {
+          // The leader demotes itself by handing leadership over first.
+          const other = this.raft.members.list().find((m) => m.raftId !== member.raftId && this.raft.memberReachable(m.raftId));
+          if (other) await this.raft.transferLeadership(other.raftId);
+          return;
+        }
+        await this.raft.removeMember(member.raftId);
+        await this.store.update((tx) => {
+          const current = tx.get("node", node.id);
+          if (current) tx.update("node", { ...current, role: NodeRole.NODE_ROLE_WORKER });
+        });
+      }
+    } catch {
+      // Retried on the next round; errors here are transient (leadership moved, quorum lost).
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /** Stops everything this manager runs. */
+  async stop(): Promise<void> {
+    this.stopLeading();
+    await this.raft.stop();
+    this.transport.close();
+    this.forwarder.close();
+    await this.storage.close();
+  }
+}
+
+/** A Node object for a node that just joined (or the first manager). */
+export function newNode(nodeId: string, role: NodeRole, description: Node["description"]): Node {
+  return {
+    id: nodeId,
+    spec: { annotations: { name: "", labels: {} }, desiredRole: role, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
+    description,
+    status: { state: NodeState.NODE_STATE_UNKNOWN, message: "", addr: "" },
+    role,
+  };
+}
