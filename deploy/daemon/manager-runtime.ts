@@ -4,7 +4,7 @@
  * leader-only loops (promoting caught-up managers, demoting, judging heartbeats).
  */
 import * as grpc from "@grpc/grpc-js";
-import type { ServerUnaryCall } from "@grpc/grpc-js";
+import type { ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Cluster, Node } from "../../proto/gen/objects.ts";
 import { NodeState } from "../../proto/gen/objects.ts";
 import type { JoinRequest, JoinResponse, RaftMember } from "../../proto/gen/raftrpc.ts";
@@ -16,7 +16,7 @@ import {
   Authorizer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createNodeCAService, DEFAULT_NODE_CERT_VALIDITY_MS,
   issueCertificate, NodeCAService, RpcPolicy,
 } from "../../manager/ca/index.ts";
-import type { CABackend, NodeRegistration, TlsIdentity } from "../../manager/ca/index.ts";
+import type { CABackend, CertIdentity, NodeRegistration, TlsIdentity } from "../../manager/ca/index.ts";
 import { createControlService } from "../../manager/controlapi/server.ts";
 import { toGrpcError } from "../../manager/controlapi/errors.ts";
 import { LeaderForwarder, unavailable, wasForwarded } from "../../manager/controlapi/forward.ts";
@@ -43,10 +43,6 @@ export interface ManagerRuntimeOptions {
   raftDir: string;
   /** This node's certificate and key. */
   identity: TlsIdentity;
-  /** The TCP server (mutual TLS) to add services to. */
-  server: grpc.Server;
-  /** The unix-socket server (owner-only, no TLS) for the local CLI. */
-  localServer: grpc.Server;
   /** For a manager joining with empty storage: the members the leader named. */
   peers?: RaftMember[];
   /** Milliseconds per Raft tick (default 100). */
@@ -93,10 +89,7 @@ export class ManagerRuntime {
       isLeader: () => raft.isLeader,
       leaderAddr: () => this.leaderAddr(),
       managerAddrs: () => this.managerAddrs(),
-      authorize: (call) => {
-        const id = this.authorizer.authorize(call, RpcPolicy.dispatcher);
-        return id.nodeId;
-      },
+      authorize: (call) => this.authorizer.authorize(call, RpcPolicy.dispatcher).nodeId,
       periodMs: opts.heartbeatPeriodMs,
     });
     raft.onLeadershipChange((leading) => (leading ? this.startLeading() : this.stopLeading()));
@@ -107,7 +100,6 @@ export class ManagerRuntime {
     const storage = await LevelStorage.open(opts.raftDir);
     if (bootstrap) await bootstrap(storage, new MemoryStore({ proposer: { propose: () => Promise.reject(new Error("bootstrap")) } }));
     const m = new ManagerRuntime(opts, storage);
-    m.addServices();
     m.raft.start();
     return m;
   }
@@ -132,10 +124,12 @@ export class ManagerRuntime {
 
   private caBackend(): CABackend {
     return {
-      cluster: () => {
-        const c = this.cluster();
-        if (!c) throw unavailable("the cluster is still being created");
-        return c;
+      // Until this manager's store holds the cluster (a joining manager waits for its first
+      // snapshot), it trusts what it joined with: the root CA it pinned and the cluster id in it.
+      cluster: () => this.cluster() ?? {
+        id: this.opts.identity.identity.clusterId,
+        rootCa: { caCertPem: this.opts.identity.bundle.caCertPem, caKeyPem: "", caCertDigest: "" },
+        removedNodes: [],
       },
       isRemoved: (nodeId) => this.cluster()?.removedNodes.includes(nodeId) ?? false,
       registerNode: (reg) => this.registerNode(reg),
@@ -152,26 +146,24 @@ export class ManagerRuntime {
   }
 
   private authorize(call: ServerUnaryCall<unknown, unknown>, policy: readonly CertRole[]): string {
-    const id = this.authorizer.authorize(call, policy as typeof RpcPolicy.control);
+    const id: CertIdentity = this.authorizer.authorize(call, policy);
     return id.role === CertRole.OPERATOR ? `operator:${id.operator}` : id.nodeId;
   }
 
-  private addServices(): void {
-    const { server, localServer } = this.opts;
-    server.addService(RaftService, this.transport.serviceImplementation((call) => {
-      this.authorize(call as unknown as ServerUnaryCall<unknown, unknown>, RpcPolicy.raft);
-    }));
-    server.addService(RaftMembershipService, { join: this.joinHandler() });
+  /**
+   * The services this manager answers: on the TCP server (mutual TLS; each RPC checks the
+   * caller's certificate) and on the owner-only unix socket (the local CLI).
+   */
+  services(): { tcp: [ServiceDefinition, UntypedServiceImplementation][]; local: [ServiceDefinition, UntypedServiceImplementation][] } {
     const ca = createNodeCAService(this.caBackend());
-    server.addService(NodeCAService, {
+    const caService: UntypedServiceImplementation = {
       ...ca,
       // Issuing writes the new node into the store: only the leader can, so followers pass it on.
-      issueNodeCertificate: (call, callback) => {
+      issueNodeCertificate: (call: Parameters<typeof ca.issueNodeCertificate>[0], callback: Parameters<typeof ca.issueNodeCertificate>[1]) => {
         if (this.raft.isLeader || wasForwarded(call)) return ca.issueNodeCertificate(call, callback);
         this.forwarder.call(NodeCAService.issueNodeCertificate, call.request).then((r) => callback(null, r), (e: unknown) => callback(toGrpcError(e)));
       },
-    });
-    server.addService(DispatcherService, this.heartbeats.service());
+    };
     const control = (authorize: (call: ServerUnaryCall<unknown, unknown>) => void) => createControlService({
       store: this.store,
       selfNodeId: this.opts.nodeId,
@@ -185,9 +177,19 @@ export class ManagerRuntime {
         return { certPem, caCertPem: c.rootCa!.caCertPem };
       },
     });
-    server.addService(ControlService, control((call) => void this.authorize(call, RpcPolicy.control)));
-    // The unix socket is owner-only: whoever can open it is root on this machine.
-    localServer.addService(ControlService, control(() => {}));
+    return {
+      tcp: [
+        [RaftService, this.transport.serviceImplementation((call) => {
+          this.authorize(call as unknown as ServerUnaryCall<unknown, unknown>, RpcPolicy.raft);
+        })],
+        [RaftMembershipService, { join: this.joinHandler() }],
+        [NodeCAService, caService],
+        [DispatcherService, this.heartbeats.service()],
+        [ControlService, control((call) => void this.authorize(call, RpcPolicy.control))],
+      ],
+      // The unix socket is owner-only: whoever can open it is root on this machine.
+      local: [[ControlService, control(() => {})]],
+    };
   }
 
   private joinHandler(): grpc.handleUnaryCall<JoinRequest, JoinResponse> {

@@ -39,11 +39,19 @@ export interface Clock {
   schedule(fn: () => void, ms: number): () => void;
 }
 
-/** The real clock. */
+/** The longest delay setTimeout accepts (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The real clock. Delays longer than a timer can hold (90-day certificates) are chained. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   schedule(fn, ms) {
-    const timer = setTimeout(fn, ms);
+    let timer: NodeJS.Timeout;
+    const arm = (remaining: number): void => {
+      timer = setTimeout(() => (remaining > MAX_TIMER_MS ? arm(remaining - MAX_TIMER_MS) : fn()), Math.min(remaining, MAX_TIMER_MS));
+      timer.unref();
+    };
+    arm(ms);
     return () => clearTimeout(timer);
   },
 };

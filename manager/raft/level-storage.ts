@@ -26,7 +26,7 @@ type BatchOp = { type: "put"; key: string; value: Uint8Array } | { type: "del"; 
 export class LevelStorage implements Storage {
   private constructor(
     private readonly db: Level<string, Uint8Array>,
-    private readonly mem: MemoryStorage,
+    private mem: MemoryStorage,
   ) {}
 
   /** Opens (or creates) the storage in directory `path` and loads what it holds. */
@@ -122,10 +122,20 @@ export class LevelStorage implements Storage {
     this.mem.compact(compactTo);
   }
 
-  /** Writes a hard state directly (used when forcing a new cluster from this node's data). */
-  async setHardState(hs: HardState): Promise<void> {
-    await this.db.put(HARD_STATE_KEY, HardStateCodec.encode(hs), { sync: true });
-    this.mem.setHardState(hs);
+  /**
+   * Replaces everything with `snapshot` and `hs`, dropping every entry (used when forcing a new
+   * cluster from this node's data). Unlike `save`, the snapshot need not be newer.
+   */
+  async resetTo(snapshot: Snapshot, hs: HardState): Promise<void> {
+    await this.db.clear({ gte: entryKey(0), lte: entryKey(Number.MAX_SAFE_INTEGER) });
+    await this.db.batch([
+      { type: "put", key: SNAPSHOT_KEY, value: SnapshotCodec.encode(snapshot) },
+      { type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) },
+    ], { sync: true });
+    const mem = new MemoryStorage();
+    mem.applySnapshot(snapshot);
+    mem.setHardState(hs);
+    this.mem = mem;
   }
 
   /** Closes the database. */

@@ -69,7 +69,7 @@ export const RAFT_NODE_DEFAULTS = {
 } as const;
 
 /** Bytes of the proposal id in front of a proposal's data. */
-const PROPOSAL_ID_BYTES = 8;
+export const PROPOSAL_ID_BYTES = 8;
 
 /** A proposal waiting to be applied. */
 interface PendingProposal<R> {
@@ -117,8 +117,9 @@ export class RaftNode<R> implements Proposer<R> {
       snapshotInterval: RAFT_NODE_DEFAULTS.snapshotInterval,
       keepEntriesAfterSnapshot: RAFT_NODE_DEFAULTS.keepEntriesAfterSnapshot,
       proposalTimeoutMs: RAFT_NODE_DEFAULTS.proposalTimeoutMs,
-      ...options,
-    };
+      // Options left undefined keep their defaults.
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    } as Required<Omit<RaftNodeOptions<R>, "random" | "peers">>;
     const random = options.random ?? Math.random;
     this.proposalPrefix = Math.floor(random() * 2 ** 32) >>> 0;
     const snap = options.storage.snapshot();

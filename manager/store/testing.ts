@@ -134,5 +134,5 @@ export function makeNode(id: string, o: NodeOptions = {}): Node {
 
 /** A cluster object with a name and nothing else. */
 export function makeCluster(id: string, name = "default"): Cluster {
-  return { id, spec: { annotations: { name, labels: {} } } };
+  return { id, spec: { annotations: { name, labels: {} } }, removedNodes: [] };
 }

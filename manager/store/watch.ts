@@ -56,7 +56,7 @@ class Watcher<N extends TableName> implements Subscription<N>, Sink {
   deliver(changes: readonly AnyChange[], marker: CommitEvent | RestoredEvent): void {
     let passed: StoreEvent<N>[];
     try {
-      passed = typed(changes).filter((c) => this.matches(c)) as StoreEvent<N>[];
+      passed = typed(changes).filter((c) => this.matches(c)) as unknown as StoreEvent<N>[];
     } catch (err) {
       this.fail(new StoreError(StoreErrorCode.INVALID, `watch filter threw: ${(err as Error).message}`));
       return;
@@ -115,7 +115,7 @@ class Watcher<N extends TableName> implements Subscription<N>, Sink {
   private matches(change: Change): boolean {
     const { tables, where } = this.filter;
     if (tables && !(tables as readonly TableName[]).includes(change.table)) return false;
-    return !where || where(change as Change<N>);
+    return !where || where(change as unknown as Change<N>);
   }
 
   private push(event: StoreEvent<N>): void {

@@ -1,0 +1,47 @@
+/**
+ * Services whose implementation can change while the server runs: a node that is promoted
+ * starts answering the manager services, one that is demoted stops. grpc-js services are added
+ * once, before the server starts; each is added here as a thin layer that calls whatever
+ * implementation is installed now, or refuses with a message that says this node is not a
+ * manager.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+
+/** The refusal when no implementation is installed. */
+export const NOT_A_MANAGER =
+  "this node is not a manager: run this command against a manager (SHOAL_HOST or -H), or promote this node with `shoal node promote`";
+
+type AnyHandler = (call: unknown, callback?: (err: grpc.ServiceError | null) => void) => void;
+
+/** Switchable implementations of a set of services on one server. */
+export class Switchboard {
+  private readonly current = new Map<ServiceDefinition, UntypedServiceImplementation>();
+
+  /** Adds every service in `defs` to `server`, each answering "not a manager" until installed. */
+  constructor(server: grpc.Server, defs: ServiceDefinition[]) {
+    for (const def of defs) {
+      const impl: UntypedServiceImplementation = {};
+      for (const [name, method] of Object.entries(def)) {
+        impl[name] = ((call: unknown, callback?: (err: grpc.ServiceError | null) => void) => {
+          const target = this.current.get(def)?.[name] as AnyHandler | undefined;
+          if (target) return target(call, callback);
+          const err = Object.assign(new Error(NOT_A_MANAGER), { code: grpc.status.FAILED_PRECONDITION, details: NOT_A_MANAGER, metadata: new grpc.Metadata() });
+          if (method.responseStream) (call as grpc.ServerWritableStream<unknown, unknown>).destroy(err);
+          else callback?.(err);
+        }) as grpc.UntypedHandleCall;
+      }
+      server.addService(def, impl);
+    }
+  }
+
+  /** Installs implementations (replacing earlier ones). */
+  install(impls: [ServiceDefinition, UntypedServiceImplementation][]): void {
+    for (const [def, impl] of impls) this.current.set(def, impl);
+  }
+
+  /** Removes every implementation: calls are refused again. */
+  clear(): void {
+    this.current.clear();
+  }
+}
