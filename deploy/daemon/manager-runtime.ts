@@ -83,6 +83,7 @@ export class ManagerRuntime {
       leaderAddr: () => this.leaderAddr(),
       credentials: () => credentials,
       channelOptions: CLUSTER_CHANNEL_OPTIONS,
+      blocked: (addr) => opts.faults?.blocks(addr) ?? false,
     });
     this.heartbeats = new Heartbeats({
       store: this.store,

@@ -26,6 +26,8 @@ export interface ForwardTarget {
   credentials(): grpc.ChannelCredentials;
   /** Channel options matching those credentials. */
   channelOptions?: grpc.ChannelOptions;
+  /** Whether traffic to an address is cut (process tests' fault hook). */
+  blocked?(addr: string): boolean;
 }
 
 /** Sends calls to the leader. */
@@ -39,6 +41,7 @@ export class LeaderForwarder {
   call<Req, Res>(method: MethodDefinition<Req, Res>, request: Req): Promise<Res> {
     const addr = this.target.leaderAddr();
     if (!addr) return Promise.reject(unavailable("no leader is elected right now; retry shortly (the cluster may have lost quorum)"));
+    if (this.target.blocked?.(addr)) return Promise.reject(unavailable(`the leader at ${addr} cannot be reached`));
     let client = this.clients.get(addr);
     if (!client) {
       client = new grpc.Client(addr, this.target.credentials(), this.target.channelOptions ?? {});

@@ -38,6 +38,8 @@ export interface ControlContext {
     memberReachable(raftId: number): boolean;
     /** Why removing the member would lose quorum, or undefined when it is safe. */
     removalRefusal(raftId: number): string | undefined;
+    /** Throws, saying why (with how many managers are reachable), when no write can succeed now. */
+    checkCanWrite(): void;
   };
   /** Sends calls on to the leader. */
   forwarder: LeaderForwarder;
@@ -77,6 +79,7 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
           const mustForward = !ctx.raft.isLeader && (where === Where.LEADER || (where === Where.LEADER_IF_ANY && ctx.raft.leader !== 0));
           if (mustForward) {
             if (forwarded) throw unavailable("this manager is not the leader either; leadership is moving, retry shortly");
+            if (where === Where.LEADER && ctx.raft.leader === 0) ctx.raft.checkCanWrite();
             return ctx.forwarder.call(ControlService[method] as unknown as grpc.MethodDefinition<Req<K>, Res<K>>, call.request);
           }
           return run(call.request);

@@ -1,0 +1,125 @@
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { NodeState } from "../../proto/gen/objects.ts";
+import type { Cluster } from "../../proto/gen/objects.ts";
+import { ProcessCluster, eventually, sleep } from "./harness.ts";
+import type { Control } from "./harness.ts";
+
+const MANAGERS = ["m1", "m2", "m3"];
+const cluster = new ProcessCluster();
+
+before(async () => {
+  await cluster.init("m1");
+  await cluster.join("m2", "m1", "manager");
+  await cluster.join("m3", "m1", "manager");
+  await cluster.join("w1", "m1", "worker");
+  await cluster.join("w2", "m2", "worker");
+});
+after(() => cluster.close());
+
+/** Writes label `key` = `value` on the cluster object through `control`, retrying conflicts. */
+async function writeLabel(control: Control, key: string, value: string): Promise<Cluster> {
+  for (;;) {
+    const c = await control.getCluster();
+    const spec = { ...c.spec!, annotations: { name: c.spec?.annotations?.name ?? "default", labels: { ...c.spec?.annotations?.labels, [key]: value } } };
+    try {
+      return await control.updateCluster({ version: c.meta!.version, spec });
+    } catch (err) {
+      if ((err as grpc.ServiceError).code !== grpc.status.ABORTED) throw err;
+    }
+  }
+}
+
+test("three managers and two workers form a cluster: one leader, every node ready", async () => {
+  const { nodes } = await eventually("every node ready", async () => {
+    const r = await cluster.get("m1").control.listNodes();
+    assert.equal(r.nodes.length, 5);
+    assert.ok(r.nodes.every((n) => n.status?.state === NodeState.NODE_STATE_READY), "all ready");
+    assert.ok(r.nodes.filter((n) => n.managerStatus).every((n) => n.managerStatus!.reachable), "all managers reachable");
+    return r;
+  });
+  assert.equal(nodes.filter((n) => n.managerStatus?.leader).length, 1);
+  assert.deepEqual(nodes.filter((n) => n.managerStatus).map((n) => n.description?.hostname).sort(), MANAGERS);
+  // The control socket is owner-only.
+  assert.equal(statSync(join(cluster.get("m1").dataDir, "shoald.sock")).mode & 0o777, 0o600);
+  // A worker's socket answers that it is not a manager.
+  await assert.rejects(cluster.get("w1").control.getCluster(), /this node is not a manager/);
+});
+
+test("a write through any manager is forwarded to the leader and replicated to every manager", async () => {
+  await writeLabel(cluster.get("m3").control, "first", "1");
+  for (const m of MANAGERS) {
+    await eventually(`${m} has the write`, async () => {
+      assert.equal((await cluster.get(m).control.getCluster()).spec?.annotations?.labels.first, "1");
+    });
+  }
+});
+
+test("killing the leader with SIGKILL: a new leader serves writes within 3 s; the old one rejoins with nothing lost", async () => {
+  const leader = (await cluster.leader(MANAGERS))!;
+  assert.ok(leader);
+  await writeLabel(cluster.get(leader).control, "before-kill", "yes");
+  const survivors = MANAGERS.filter((m) => m !== leader);
+  const killedAt = Date.now();
+  await cluster.kill(leader);
+  await eventually("a write after the leader died", () => writeLabel(cluster.get(survivors[0]!).control, "after-kill", "yes"), 10_000, 20);
+  const tookMs = Date.now() - killedAt;
+  assert.ok(tookMs < 3000, `the cluster took ${tookMs} ms to accept a write again`);
+  await cluster.restart(leader);
+  await eventually("the old leader catches up", async () => {
+    const labels = (await cluster.get(leader).control.getCluster()).spec?.annotations?.labels ?? {};
+    assert.equal(labels["before-kill"], "yes");
+    assert.equal(labels["after-kill"], "yes");
+  });
+  const now = await cluster.leader(MANAGERS);
+  assert.notEqual(now, leader, "the restarted manager came back as a follower");
+});
+
+test("a partitioned leader cannot commit; the others elect a leader and continue; it converges after the cut heals", async () => {
+  const leader = (await cluster.leader(MANAGERS))!;
+  const others = MANAGERS.filter((m) => m !== leader);
+  cluster.cut(leader, others);
+  try {
+    await eventually("the majority elects a new leader", async () => {
+      const l = await cluster.leader(others);
+      assert.ok(l && others.includes(l), `leader ${l}`);
+    }, 10_000);
+    await writeLabel(cluster.get(others[0]!).control, "during-cut", "yes");
+    // The cut-off manager cannot commit: it lost its quorum.
+    await assert.rejects(writeLabel(cluster.get(leader).control, "cut-off", "no"),
+      (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE && /quorum|no leader|cannot be reached|not the leader|leadership was lost/.test(err.details));
+    assert.equal((await cluster.get(leader).control.getCluster()).spec?.annotations?.labels["during-cut"], undefined, "stale but answering");
+  } finally {
+    cluster.heal();
+  }
+  await eventually("the cut-off manager converges", async () => {
+    const labels = (await cluster.get(leader).control.getCluster()).spec?.annotations?.labels ?? {};
+    assert.equal(labels["during-cut"], "yes");
+    assert.equal(labels["cut-off"], undefined);
+  });
+});
+
+test("without quorum, writes fail fast naming how many managers are reachable; reads still answer", async () => {
+  const [a, b, c] = MANAGERS as [string, string, string];
+  await cluster.kill(b);
+  await cluster.kill(c);
+  try {
+    await sleep(2500); // past an election timeout: the survivor has noticed
+    const started = Date.now();
+    await assert.rejects(writeLabel(cluster.get(a).control, "no-quorum", "x"), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAVAILABLE);
+      assert.match(err.details, /1 of 3 managers reachable/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 1000, "fails fast");
+    const read = await cluster.get(a).control.getCluster();
+    assert.equal(read.spec?.annotations?.labels.first, "1");
+  } finally {
+    await cluster.restart(b);
+    await cluster.restart(c);
+  }
+  await eventually("quorum is back", () => writeLabel(cluster.get(a).control, "quorum-back", "yes"), 15_000);
+});

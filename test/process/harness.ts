@@ -1,0 +1,213 @@
+/**
+ * Process tests' harness: real `shoald` processes on loopback addresses (127.0.0.1, .2, ...),
+ * each with its own data directory, killed and restarted for real; a control client on each
+ * node's unix socket; a fault file per node to cut its Raft traffic. Everything it starts is
+ * killed and removed by `close()`, which tests call from `after`, so nothing is left behind
+ * even when a test fails.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { ControlService } from "../../proto/gen/control.ts";
+import type { Cluster, Node } from "../../proto/gen/objects.ts";
+
+const SHOALD = fileURLToPath(new URL("../../deploy/shoald.ts", import.meta.url));
+
+/** A control API client with promise methods. */
+export interface Control {
+  getCluster(): Promise<Cluster>;
+  listNodes(): Promise<{ nodes: Node[]; selfNodeId: string }>;
+  getNode(node: string): Promise<Node>;
+  updateCluster(req: { version: number; spec?: Cluster["spec"]; rotateWorkerToken?: boolean; rotateManagerToken?: boolean }): Promise<Cluster>;
+  updateNode(nodeId: string, version: number, spec: NonNullable<Node["spec"]>): Promise<Node>;
+  removeNode(nodeId: string, force: boolean): Promise<void>;
+  close(): void;
+}
+
+type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
+type UntypedClient = Record<string, (req: unknown, opts: grpc.CallOptions, cb: Callback<unknown>) => void> & { close(): void };
+
+/** Opens a control client on a unix socket. */
+export function controlClient(socket: string, timeoutMs = 5000): Control {
+  const Client = grpc.makeGenericClientConstructor(ControlService, "Control");
+  const c = new Client(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as UntypedClient;
+  const call = <T>(method: string, req: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => c[method]!(req, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as T))));
+  return {
+    getCluster: async () => (await call<{ cluster: Cluster }>("getCluster", {})).cluster,
+    listNodes: () => call("listNodes", { roles: [] }),
+    getNode: async (node) => (await call<{ node: Node }>("getNode", { node })).node,
+    updateCluster: async (req) => (await call<{ cluster: Cluster }>("updateCluster", { rotateWorkerToken: false, rotateManagerToken: false, ...req })).cluster,
+    updateNode: async (nodeId, version, spec) => (await call<{ node: Node }>("updateNode", { nodeId, version, spec })).node,
+    removeNode: async (nodeId, force) => void (await call("removeNode", { nodeId, force })),
+    close: () => c.close(),
+  };
+}
+
+/** One `shoald` process and its data directory. */
+export interface ProcessNode {
+  name: string;
+  addr: string;
+  dataDir: string;
+  faultsFile: string;
+  proc: ChildProcess | undefined;
+  log: string[];
+  control: Control;
+}
+
+/** Options of a process cluster. */
+export interface ProcessClusterOptions {
+  /** Extra environment for every daemon (e.g. SHOAL_CERT_VALIDITY_MS). */
+  env?: Record<string, string>;
+}
+
+/** A set of `shoald` processes on loopback addresses. */
+export class ProcessCluster {
+  readonly nodes = new Map<string, ProcessNode>();
+  private readonly root = mkdtempSync(join(tmpdir(), "shoal-proc-"));
+  private readonly port = 20000 + Math.floor(Math.random() * 20000);
+  private nextIp = 1;
+
+  constructor(private readonly opts: ProcessClusterOptions = {}) {}
+
+  /** The node called `name`. */
+  get(name: string): ProcessNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  private spawnDaemon(n: ProcessNode, args: string[]): void {
+    const proc = spawn(process.execPath, ["--import", "tsx", SHOALD, "--data-dir", n.dataDir, ...args], {
+      env: { ...process.env, SHOAL_HEARTBEAT_MS: "1000", SHOAL_FAULTS_FILE: n.faultsFile, ...this.opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    n.proc = proc;
+    const keep = (d: Buffer): void => void n.log.push(...d.toString().split("\n").filter(Boolean));
+    proc.stdout!.on("data", keep);
+    proc.stderr!.on("data", keep);
+  }
+
+  /** Starts the first manager with --init. */
+  async init(name: string): Promise<ProcessNode> {
+    const n = this.add(name);
+    this.spawnDaemon(n, ["--listen-addr", n.addr, "--init", "--hostname", name]);
+    await this.waitForLog(n, /initialized/);
+    return n;
+  }
+
+  /** Starts a node that joins through `via` with the token for `role`. */
+  async join(name: string, via: string, role: "worker" | "manager"): Promise<ProcessNode> {
+    const cluster = await this.get(via).control.getCluster();
+    const token = role === "worker" ? cluster.rootCa!.joinTokens!.worker : cluster.rootCa!.joinTokens!.manager;
+    return this.joinWithToken(name, this.get(via).addr, token);
+  }
+
+  /** Starts a node that joins at `joinAddr` with `token`; resolves when it says it joined. */
+  async joinWithToken(name: string, joinAddr: string, token: string): Promise<ProcessNode> {
+    const n = this.add(name);
+    this.spawnDaemon(n, ["--listen-addr", n.addr, "--join-addr", joinAddr, "--join-token", token, "--hostname", name]);
+    await this.waitForLog(n, /joined cluster/);
+    return n;
+  }
+
+  private add(name: string): ProcessNode {
+    const ip = `127.0.0.${this.nextIp++}`;
+    const dataDir = join(this.root, name);
+    const n: ProcessNode = {
+      name, addr: `${ip}:${this.port}`, dataDir, faultsFile: join(this.root, `${name}.faults.json`), proc: undefined, log: [],
+      control: controlClient(join(dataDir, "shoald.sock")),
+    };
+    this.nodes.set(name, n);
+    return n;
+  }
+
+  /** Waits until the node's output matches `pattern`; fails with its output if it exits first. */
+  async waitForLog(n: ProcessNode, pattern: RegExp, ms = 20_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!n.log.some((l) => pattern.test(l))) {
+      if (n.proc?.exitCode !== null && n.proc?.exitCode !== undefined) throw new Error(`${n.name} exited (${n.proc.exitCode}): ${n.log.join("\n")}`);
+      if (Date.now() > deadline) throw new Error(`${n.name} did not log ${pattern} in ${ms} ms: ${n.log.join("\n")}`);
+      await sleep(25);
+    }
+  }
+
+  /** Kills the node's process with `signal` and waits for it to exit. */
+  async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const n = this.get(name);
+    const proc = n.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill(signal);
+    await exited;
+  }
+
+  /** Restarts a stopped node from its data directory (`extra` adds flags). */
+  async restart(name: string, extra: string[] = []): Promise<void> {
+    const n = this.get(name);
+    n.log = [];
+    this.spawnDaemon(n, extra);
+    await this.waitForLog(n, /restarted as/);
+  }
+
+  /** Cuts (or, with an empty list, heals) the Raft traffic of `name` with the nodes in `others`. */
+  cut(name: string, others: string[]): void {
+    writeFileSync(this.get(name).faultsFile, JSON.stringify(others.map((o) => this.get(o).addr)));
+    for (const o of others) {
+      const peer = this.get(o);
+      writeFileSync(peer.faultsFile, JSON.stringify([this.get(name).addr]));
+    }
+  }
+
+  /** Heals every cut. */
+  heal(): void {
+    for (const n of this.nodes.values()) writeFileSync(n.faultsFile, "[]");
+  }
+
+  /** The node whose process is running and which the others agree leads, or undefined. */
+  async leader(names: string[]): Promise<string | undefined> {
+    for (const name of names) {
+      try {
+        const { nodes } = await this.get(name).control.listNodes();
+        const leader = nodes.find((x) => x.managerStatus?.leader);
+        if (leader) return leader.description?.hostname;
+      } catch {
+        // not answering: try the next one
+      }
+    }
+    return undefined;
+  }
+
+  /** Kills every process and removes every directory. */
+  async close(): Promise<void> {
+    for (const n of this.nodes.values()) {
+      n.control.close();
+      await this.kill(n.name);
+    }
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Retries `fn` until it resolves or `ms` pass; rejects with the last error. */
+export async function eventually<T>(what: string, fn: () => Promise<T>, ms = 10_000, every = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms; last error: ${(last as Error)?.message ?? last}`);
+    await sleep(every);
+  }
+}
