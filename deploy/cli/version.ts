@@ -1,0 +1,26 @@
+/** `shoal version` (and `shoal --version`): which client this is. */
+import { readFileSync } from "node:fs";
+import type { Command } from "./command.ts";
+import { ExitCode } from "./errors.ts";
+import { PROGRAM } from "./help.ts";
+
+/** The project's version, from its package.json. */
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** The version line: shoal's version and the Node.js it runs on. */
+export function versionText(): string {
+  return `${PROGRAM} version ${VERSION} (Node.js ${process.version}, ${process.platform}/${process.arch})\n`;
+}
+
+/** `shoal version`. */
+export const versionCommand: Command = {
+  name: "version",
+  summary: "Show the shoal version information",
+  usage: "",
+  flags: [],
+  args: { min: 0, max: 0 },
+  async run({ io }) {
+    io.stdout.write(versionText());
+    return ExitCode.OK;
+  },
+};
