@@ -86,9 +86,9 @@ export class Daemon {
     return d;
   }
 
-  private static description(flags: DaemonFlags): NodeDescription {
+  private static description(flags: DaemonFlags, state?: LocalState): NodeDescription {
     return {
-      hostname: flags.hostname ?? osHostname(),
+      hostname: flags.hostname ?? state?.hostname ?? osHostname(),
       platform: { os: process.platform, architecture: process.arch === "x64" ? "amd64" : process.arch },
       resources: { nanoCpus: cpus().length * 1e9, memoryBytes: totalmem(), pids: 0 },
       engineLabels: {},
@@ -121,7 +121,7 @@ export class Daemon {
     writeCertificates(flags.dataDir, bundle);
     const identity = new TlsIdentity(bundle);
     const raftId = randomRaftId();
-    const state: LocalState = { nodeId, clusterId, role: "manager", raftId, listenAddr, advertiseAddr, managers: [advertiseAddr] };
+    const state: LocalState = { nodeId, clusterId, role: "manager", raftId, listenAddr, advertiseAddr, managers: [advertiseAddr], hostname: flags.hostname };
     const [server, localServer, tcpBoard, localBoard] = await Daemon.servers(flags, listenAddr, identity);
     const d = new Daemon(flags, state, identity, server, localServer, tcpBoard, localBoard, tuning, log);
     await d.startManager(async (storage) => {
@@ -153,7 +153,7 @@ export class Daemon {
     const isManager = joined.role === NodeRole.NODE_ROLE_MANAGER;
     const state: LocalState = {
       nodeId: joined.nodeId, clusterId: joined.clusterId, role: isManager ? "manager" : "worker",
-      listenAddr, advertiseAddr, managers: [joinAddr],
+      listenAddr, advertiseAddr, managers: [joinAddr], hostname: flags.hostname,
     };
     const [server, localServer, tcpBoard, localBoard] = await Daemon.servers(flags, listenAddr, identity);
     const d = new Daemon(flags, state, identity, server, localServer, tcpBoard, localBoard, tuning, log);
@@ -222,7 +222,7 @@ export class Daemon {
     this.session = new Session({
       managers: this.state.managers,
       credentials: () => clientCredentials(this.identity),
-      description: () => Daemon.description(this.flags),
+      description: () => Daemon.description(this.flags, this.state),
       addr: this.state.advertiseAddr,
       onManagers: (managers) => {
         if (managers.join() !== this.state.managers.join()) {

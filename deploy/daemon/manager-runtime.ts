@@ -3,7 +3,7 @@
  * call (Raft, Raft membership, the CA, the dispatcher's heartbeats, the control API) and the
  * leader-only loops (promoting caught-up managers, demoting, judging heartbeats).
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import type { ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Cluster, Node } from "../../proto/gen/objects.ts";
 import { NodeState } from "../../proto/gen/objects.ts";
@@ -69,9 +69,10 @@ export class ManagerRuntime {
 
   private constructor(private readonly opts: ManagerRuntimeOptions, storage: LevelStorage) {
     this.storage = storage;
-    let raft: RaftNode<ApplyResult> | undefined;
-    this.store = new MemoryStore({ proposer: { propose: (data, signal) => raft!.propose(data, signal) } });
-    raft = new RaftNode<ApplyResult>({ raftId: opts.raftId, storage, stateMachine: this.store, tickMs: opts.tickMs, peers: opts.peers });
+    // The store proposes through the Raft node, which applies to the store: the proposer is
+    // bound lazily to break the cycle.
+    this.store = new MemoryStore({ proposer: { propose: (data, signal) => this.raft.propose(data, signal) } });
+    const raft = new RaftNode<ApplyResult>({ raftId: opts.raftId, storage, stateMachine: this.store, tickMs: opts.tickMs, peers: opts.peers });
     this.raft = raft;
     this.authorizer = new Authorizer(this.caBackend());
     const credentials = clientCredentials(opts.identity);

@@ -22,6 +22,8 @@ export interface NodeState {
   advertiseAddr: string;
   /** Managers to contact (workers, and managers that lost theirs), most recent first. */
   managers: string[];
+  /** The hostname given with --hostname, kept across restarts. */
+  hostname?: string;
 }
 
 /** The files under a data directory. */

@@ -20,7 +20,8 @@ import type { NodeSpec } from "../../proto/gen/specs.ts";
 import type { MemoryStore } from "../store/index.ts";
 import { rotateJoinToken } from "../ca/index.ts";
 import { grpcError, toGrpcError } from "./errors.ts";
-import { LeaderForwarder, unavailable, wasForwarded } from "./forward.ts";
+import type { LeaderForwarder} from "./forward.ts";
+import { unavailable, wasForwarded } from "./forward.ts";
 import type { Members } from "../raft/members.ts";
 
 /** What the control API needs from its manager. */

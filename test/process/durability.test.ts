@@ -1,0 +1,79 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import type * as grpc from "@grpc/grpc-js";
+import type { Cluster } from "../../proto/gen/objects.ts";
+import { ProcessCluster, eventually, sleep } from "./harness.ts";
+
+const MANAGERS = ["m1", "m2", "m3"];
+const cluster = new ProcessCluster();
+after(() => cluster.close());
+
+/** How long the write load runs while managers are killed at random moments. */
+const LOAD_MS = 12_000;
+
+test("managers killed with SIGKILL at random moments under write load lose no acknowledged write, and agree", async () => {
+  await cluster.init("m1");
+  await cluster.join("m2", "m1", "manager");
+  await cluster.join("m3", "m1", "manager");
+  await eventually("three voters", async () => {
+    const { nodes } = await cluster.get("m1").control.listNodes();
+    assert.equal(nodes.filter((n) => n.managerStatus?.reachable).length, 3);
+  });
+
+  const acked = new Map<string, string>();
+  let attempts = 0;
+  let stop = false;
+  // Writers: each adds its own labels to the cluster object through a manager, retrying
+  // conflicts; a label counts as acknowledged only when the update call returned success.
+  const writer = async (id: number): Promise<void> => {
+    let seq = 0;
+    while (!stop) {
+      const via = cluster.get(MANAGERS[(id + seq) % 3]!).control;
+      const key = `w${id}-${seq}`;
+      attempts++;
+      try {
+        const c: Cluster = await via.getCluster();
+        const labels = { ...c.spec?.annotations?.labels, [key]: String(seq) };
+        await via.updateCluster({ version: c.meta!.version, spec: { ...c.spec!, annotations: { name: "default", labels } } });
+        acked.set(key, String(seq));
+        seq++;
+      } catch (err) {
+        // Conflicts, lost leadership, dead managers: the write is not acknowledged; try again.
+        if ((err as grpc.ServiceError).code === undefined) throw err;
+        await sleep(20);
+      }
+    }
+  };
+  const killer = async (): Promise<number> => {
+    let kills = 0;
+    while (!stop) {
+      await sleep(500 + Math.random() * 1500);
+      if (stop) break;
+      const victim = MANAGERS[Math.floor(Math.random() * 3)]!;
+      await cluster.kill(victim, "SIGKILL");
+      kills++;
+      await sleep(200 + Math.random() * 800);
+      await cluster.restart(victim);
+    }
+    return kills;
+  };
+  const writers = [0, 1, 2, 3].map(writer);
+  const killing = killer();
+  await sleep(LOAD_MS);
+  stop = true;
+  await Promise.all(writers);
+  const kills = await killing;
+  assert.ok(kills >= 3, `only ${kills} kills`);
+  assert.ok(acked.size >= 20, `only ${acked.size} writes acknowledged of ${attempts} attempts`);
+
+  // Every manager ends with every acknowledged write, and all three agree.
+  const finals = await eventually("the managers converge", async () => {
+    const all = await Promise.all(MANAGERS.map((m) => cluster.get(m).control.getCluster()));
+    const versions = new Set(all.map((c) => c.meta!.version));
+    assert.equal(versions.size, 1, `versions differ: ${[...versions].join(", ")}`);
+    return all;
+  }, 20_000);
+  const labels = finals[0]!.spec?.annotations?.labels ?? {};
+  for (const [key, value] of acked) assert.equal(labels[key], value, `acknowledged write ${key} was lost`);
+  for (const c of finals.slice(1)) assert.deepEqual(c.spec?.annotations?.labels, labels);
+});
