@@ -81,7 +81,9 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
           if (mustForward) {
             if (forwarded) throw unavailable("this manager is not the leader either; leadership is moving, retry shortly");
             if (where === Where.LEADER && ctx.raft.leader === 0) ctx.raft.checkCanWrite();
-            return ctx.forwarder.call(ControlService[method] as unknown as grpc.MethodDefinition<Req<K>, Res<K>>, call.request);
+            const res = ctx.forwarder.call(ControlService[method] as unknown as grpc.MethodDefinition<Req<K>, Res<K>>, call.request);
+            // The node that answers a listing is the one the caller talked to, not the leader.
+            return method === "listNodes" ? res.then((r) => ({ ...r, selfNodeId: ctx.selfNodeId })) : res;
           }
           return run(call.request);
         })

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { NodeState } from "../../proto/gen/objects.ts";
 import type { Cluster } from "../../proto/gen/objects.ts";
-import { ProcessCluster, eventually, sleep } from "./harness.ts";
-import type { Control } from "./harness.ts";
+import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
+import type { Control } from "../../deploy/lab/lab.ts";
 
 const MANAGERS = ["m1", "m2", "m3"];
 const cluster = new ProcessCluster();

@@ -2,7 +2,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import type * as grpc from "@grpc/grpc-js";
 import type { Cluster } from "../../proto/gen/objects.ts";
-import { ProcessCluster, eventually, sleep } from "./harness.ts";
+import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 
 const MANAGERS = ["m1", "m2", "m3"];
 const cluster = new ProcessCluster();

@@ -8,7 +8,7 @@ import { NodeState } from "../../proto/gen/objects.ts";
 import type { Node } from "../../proto/gen/objects.ts";
 import { NodeRole } from "../../proto/gen/specs.ts";
 import { CLUSTER_CHANNEL_OPTIONS, clientCredentials, TlsIdentity } from "../../manager/ca/index.ts";
-import { ProcessCluster, eventually, sleep } from "./harness.ts";
+import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 
 // Certificates valid for 8 s: renewal (between 50% and 80% of validity) happens during the test.
 const cluster = new ProcessCluster({ env: { SHOAL_CERT_VALIDITY_MS: "8000" } });

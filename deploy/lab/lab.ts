@@ -1,9 +1,9 @@
 /**
- * Process tests' harness: real `shoald` processes on loopback addresses (127.0.0.1, .2, ...),
- * each with its own data directory, killed and restarted for real; a control client on each
- * node's unix socket; a fault file per node to cut its Raft traffic. Everything it starts is
- * killed and removed by `close()`, which tests call from `after`, so nothing is left behind
- * even when a test fails.
+ * The local lab: a multi-node cluster of real `shoald` processes on one machine, on loopback
+ * addresses (127.0.0.1, .2, ...), each with its own data directory, killed and restarted for
+ * real; a control client on each node's unix socket; a fault file per node to cut its Raft
+ * traffic. Used by `npm run demo` and the process tests. Everything it starts is killed and
+ * removed by `close()`, so nothing is left behind even when a test fails.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -15,7 +15,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
 import type { Cluster, Node } from "../../proto/gen/objects.ts";
 
-const SHOALD = fileURLToPath(new URL("../../deploy/shoald.ts", import.meta.url));
+const SHOALD = fileURLToPath(new URL("../shoald.ts", import.meta.url));
 
 /** A control API client with promise methods. */
 export interface Control {
