@@ -89,9 +89,9 @@ test("a malformed snapshot is refused with an error that says so, and the state 
   assert.throws(() => store.restore(9, new Uint8Array([0x0a, 0xff, 0xff])), /^Error: invalid store snapshot/);
   assert.equal(store.view((tx) => tx.list("node").length), 1);
   assert.equal(store.appliedIndex, 1);
-  // An object that is neither a node nor a cluster: an empty StoreObject.
+  // An object of no table: an empty StoreObject.
   assert.throws(() => store.restore(9, new Uint8Array([0x0a, 0x00])), (err: Error) => {
-    assert.match(err.message, /invalid store snapshot: a stored object must be exactly one of cluster, node; got none/);
+    assert.match(err.message, /invalid store snapshot: a stored object must be exactly one of cluster, config, node; got none/);
     assert.equal((err.cause as { code?: string }).code, StoreErrorCode.INVALID);
     return true;
   });

@@ -4,11 +4,11 @@
  * adding a table is one field there and one entry in {@link TABLES} here; the compiler
  * refuses a field without an entry.
  */
-import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import type { Node } from "../../proto/gen/objects.ts";
 import type { StoreObject } from "../../proto/gen/store.ts";
-import type { Meta } from "../../proto/gen/types.ts";
+import type { Annotations, Meta } from "../../proto/gen/types.ts";
 
-/** The name of a table: `"node"`, `"cluster"`. */
+/** The name of a table: `"node"`, `"cluster"`, `"config"`. */
 export type TableName = keyof StoreObject & string;
 
 /** The type of the objects a table holds. */
@@ -48,6 +48,19 @@ function named(name: string | undefined): string | undefined {
   return name === undefined || name === "" ? undefined : name;
 }
 
+/** An object whose spec carries a name and labels. */
+interface Annotated {
+  readonly spec?: { readonly annotations?: Annotations };
+}
+
+/** An index of unique names from the spec, compared without regard to case, as Docker's names are. */
+const UNIQUE_SPEC_NAME = { key: (o: Annotated) => named(o.spec?.annotations?.name), unique: true, caseInsensitive: true } as const;
+
+/** Refuses an object whose spec has no name. */
+function requireSpecName(o: Annotated): string | undefined {
+  return named(o.spec?.annotations?.name) ? undefined : "spec.annotations.name is empty";
+}
+
 /** A node is known by its spec name, or by its hostname when it has none (as in SwarmKit). */
 function nodeName(node: Node): string | undefined {
   return named(node.spec?.annotations?.name) ?? named(node.description?.hostname);
@@ -56,10 +69,12 @@ function nodeName(node: Node): string | undefined {
 /** Every table, by name. */
 export const TABLES = {
   cluster: {
-    indexes: {
-      name: { key: (c: Cluster) => named(c.spec?.annotations?.name), unique: true, caseInsensitive: true },
-    },
-    validate: (c: Cluster) => (named(c.spec?.annotations?.name) ? undefined : "spec.annotations.name is empty"),
+    indexes: { name: UNIQUE_SPEC_NAME },
+    validate: requireSpecName,
+  },
+  config: {
+    indexes: { name: UNIQUE_SPEC_NAME },
+    validate: requireSpecName,
   },
   node: {
     indexes: {

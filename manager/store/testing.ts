@@ -1,9 +1,9 @@
 /**
  * For the store's tests: a fake Raft log that orders proposals from any number of replicas,
  * gives them increasing indexes and applies each entry to every replica, and builders of
- * nodes and clusters with readable defaults.
+ * nodes, clusters and configs with readable defaults.
  */
-import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import type { Cluster, Config, Node } from "../../proto/gen/objects.ts";
 import { NodeState } from "../../proto/gen/objects.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import type { Proposer } from "../raft/state-machine.ts";
@@ -135,4 +135,9 @@ export function makeNode(id: string, o: NodeOptions = {}): Node {
 /** A cluster object with a name and nothing else. */
 export function makeCluster(id: string, name = "default"): Cluster {
   return { id, spec: { annotations: { name, labels: {} } }, removedNodes: [] };
+}
+
+/** A config named `name` holding `data` (default: a line of text). */
+export function makeConfig(id: string, name: string, data: string | Uint8Array = `${name} data\n`, labels: Record<string, string> = {}): Config {
+  return { id, spec: { annotations: { name, labels }, data: typeof data === "string" ? new TextEncoder().encode(data) : data } };
 }
