@@ -3,25 +3,31 @@
  * injected `authorize`, which the daemon sets to the certificate check on its TCP server and
  * to nothing on its owner-only unix socket), and leader forwarding. Reads of the cluster are
  * answered locally, so they keep working without quorum; node listings go to the leader when
- * there is one, since only the leader knows which managers are reachable.
+ * there is one, since only the leader knows which managers are reachable; config reads too, so
+ * that a config just created through any manager is seen at once (as Docker's reads, which
+ * all go to the leader).
  */
 import * as grpc from "@grpc/grpc-js";
 import type { ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
 import type {
-  GetClusterResponse, GetNodeRequest, GetNodeResponse, IssueOperatorCertificateRequest, IssueOperatorCertificateResponse,
-  ListNodesRequest, ListNodesResponse, RemoveNodeRequest, RemoveNodeResponse, UpdateClusterRequest, UpdateClusterResponse,
-  UpdateNodeRequest, UpdateNodeResponse,
+  CreateConfigRequest, CreateConfigResponse, GetClusterResponse, GetConfigRequest, GetConfigResponse, GetNodeRequest,
+  GetNodeResponse, IssueOperatorCertificateRequest, IssueOperatorCertificateResponse, ListConfigsResponse, ListNodesRequest,
+  ListNodesResponse, RemoveConfigRequest, RemoveConfigResponse, RemoveNodeRequest, RemoveNodeResponse, UpdateClusterRequest,
+  UpdateClusterResponse, UpdateNodeRequest, UpdateNodeResponse,
 } from "../../proto/gen/control.ts";
-import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import type { Cluster, Config, Node } from "../../proto/gen/objects.ts";
 import { NodeState } from "../../proto/gen/objects.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import type { NodeSpec } from "../../proto/gen/specs.ts";
+import { StoreError, StoreErrorCode } from "../store/index.ts";
 import type { MemoryStore } from "../store/index.ts";
-import { rotateJoinToken } from "../ca/index.ts";
+import { newId, rotateJoinToken } from "../ca/index.ts";
 import { grpcError, toGrpcError } from "./errors.ts";
-import type { LeaderForwarder} from "./forward.ts";
+import type { LeaderForwarder } from "./forward.ts";
 import { unavailable, wasForwarded } from "./forward.ts";
+import { resolveRef } from "./resolve.ts";
+import { checkLabelKeys, validateConfigSpec } from "./validate.ts";
 import type { Members } from "../raft/members.ts";
 
 /** What the control API needs from its manager. */
@@ -110,18 +116,21 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
   };
 
   const resolveNode = (ref: string): Node => {
-    if (!ref) throw grpcError(grpc.status.INVALID_ARGUMENT, "a node id, id prefix or hostname is required");
     const nodes = ctx.store.view((tx) => tx.list("node"));
-    const exact = nodes.find((n) => n.id === ref);
-    if (exact) return exact;
-    for (const matches of [nodes.filter((n) => n.id.startsWith(ref)), nodes.filter((n) => n.description?.hostname === ref)]) {
-      if (matches.length === 1) return matches[0]!;
-      if (matches.length > 1) {
-        throw grpcError(grpc.status.FAILED_PRECONDITION, `node ${ref} is ambiguous (${matches.length} matches: ${matches.map((n) => n.id).join(", ")})`);
-      }
-    }
-    throw grpcError(grpc.status.NOT_FOUND, `node ${ref} not found`);
+    return resolveRef("node", ref, "a node id, id prefix or hostname is required", [
+      (r) => nodes.filter((n) => n.id === r),
+      (r) => nodes.filter((n) => n.id.startsWith(r)),
+      (r) => nodes.filter((n) => n.description?.hostname === r),
+    ]);
   };
+
+  /** A config by id, then by name, then by unique id prefix, as Docker resolves them. */
+  const resolveConfig = (ref: string): Config =>
+    ctx.store.view((tx) => resolveRef("config", ref, "a config id, name or id prefix is required", [
+      (r) => [tx.get("config", r)].filter((c) => c !== undefined),
+      (r) => tx.find("config", "name", r),
+      (r) => tx.list("config").filter((c) => c.id.startsWith(r)),
+    ]));
 
   const validateSpec = (spec: NodeSpec | undefined): NodeSpec => {
     if (!spec) throw grpcError(grpc.status.INVALID_ARGUMENT, "a node spec is required");
@@ -129,9 +138,7 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
       throw grpcError(grpc.status.INVALID_ARGUMENT, `invalid availability ${spec.availability}: must be active, pause or drain`);
     }
     if (!ROLE_VALUES.includes(spec.desiredRole)) throw grpcError(grpc.status.INVALID_ARGUMENT, `invalid role ${spec.desiredRole}: must be worker or manager`);
-    for (const key of Object.keys(spec.annotations?.labels ?? {})) {
-      if (!key.trim()) throw grpcError(grpc.status.INVALID_ARGUMENT, "label keys must not be empty");
-    }
+    checkLabelKeys(spec.annotations?.labels);
     return spec;
   };
 
@@ -191,6 +198,29 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
     issueOperatorCertificate: handler("issueOperatorCertificate", Where.LOCAL, (req: IssueOperatorCertificateRequest): IssueOperatorCertificateResponse => {
       if (!req.csrPem) throw grpcError(grpc.status.INVALID_ARGUMENT, "a certificate signing request (PEM) is required");
       return ctx.signOperatorCertificate(req.csrPem, req.name);
+    }),
+
+    createConfig: handler("createConfig", Where.LEADER, async (req: CreateConfigRequest): Promise<CreateConfigResponse> => {
+      const spec = validateConfigSpec(req.spec);
+      const name = spec.annotations!.name;
+      const committed = await ctx.store.update((tx) => tx.create("config", { id: newId(), spec })).catch((err: unknown) => {
+        // Ids are fresh, so the only thing already taken can be the (unique) name.
+        if (err instanceof StoreError && err.code === StoreErrorCode.ALREADY_EXISTS) {
+          throw grpcError(grpc.status.ALREADY_EXISTS, `config name ${JSON.stringify(name)} already exists`);
+        }
+        throw err;
+      });
+      return { config: committed.changes.find((c) => c.table === "config")?.object as Config };
+    }),
+
+    getConfig: handler("getConfig", Where.LEADER_IF_ANY, (req: GetConfigRequest): GetConfigResponse => ({ config: resolveConfig(req.config) })),
+
+    listConfigs: handler("listConfigs", Where.LEADER_IF_ANY, (): ListConfigsResponse => ({ configs: ctx.store.view((tx) => tx.list("config")) })),
+
+    removeConfig: handler("removeConfig", Where.LEADER, async (req: RemoveConfigRequest): Promise<RemoveConfigResponse> => {
+      if (!req.configId) throw grpcError(grpc.status.INVALID_ARGUMENT, "a config id is required");
+      await ctx.store.update((tx) => tx.delete("config", req.configId));
+      return {};
     }),
   };
 }
