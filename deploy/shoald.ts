@@ -2,8 +2,9 @@
  * `shoald`: the node daemon (see deploy/daemon/flags.ts for its command line).
  *
  * Test-only tuning through the environment: SHOAL_TICK_MS (Raft tick), SHOAL_HEARTBEAT_MS
- * (node heartbeat period), SHOAL_CERT_VALIDITY_MS (validity of issued certificates), and
- * SHOAL_FAULTS_FILE (deploy/daemon/file-faults.ts).
+ * (node heartbeat period), SHOAL_CERT_VALIDITY_MS (validity of issued certificates),
+ * SHOAL_SNAPSHOT_INTERVAL (entries between store snapshots) and SHOAL_FAULTS_FILE
+ * (deploy/daemon/file-faults.ts).
  */
 import { Daemon } from "./daemon/daemon.ts";
 import type { DaemonTuning } from "./daemon/daemon.ts";
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
       tickMs: envNumber("SHOAL_TICK_MS"),
       heartbeatPeriodMs: envNumber("SHOAL_HEARTBEAT_MS"),
       certValidityMs: envNumber("SHOAL_CERT_VALIDITY_MS"),
+      snapshotInterval: envNumber("SHOAL_SNAPSHOT_INTERVAL"),
     };
     daemon = await Daemon.start(flags, tuning, (line) => process.stderr.write(`shoald: ${line}\n`));
   } catch (err) {

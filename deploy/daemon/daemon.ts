@@ -39,6 +39,8 @@ export interface DaemonTuning {
   heartbeatPeriodMs?: number;
   /** Validity of issued node certificates (default 90 days). */
   certValidityMs?: number;
+  /** Applied entries between snapshots of the store (default 10,000). */
+  snapshotInterval?: number;
   /** Cuts Raft traffic in process tests (from SHOAL_FAULTS_FILE). */
   faults?: FileFaultHook;
 }
@@ -195,6 +197,7 @@ export class Daemon {
       nodeId: this.state.nodeId, raftId: this.state.raftId!, advertiseAddr: this.state.advertiseAddr,
       raftDir: dataPaths(this.flags.dataDir).raft, identity: this.identity, peers,
       tickMs: this.tuning.tickMs, heartbeatPeriodMs: this.tuning.heartbeatPeriodMs, faults: this.tuning.faults,
+      snapshotInterval: this.tuning.snapshotInterval,
     }, bootstrap);
     this.manager = m;
     const services = m.services();

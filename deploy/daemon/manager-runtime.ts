@@ -49,6 +49,8 @@ export interface ManagerRuntimeOptions {
   tickMs?: number;
   /** Heartbeat period for nodes (default 5 s). */
   heartbeatPeriodMs?: number;
+  /** Applied entries between snapshots of the store (default 10,000). */
+  snapshotInterval?: number;
   /** Cuts traffic in process tests. */
   faults?: FaultHook;
 }
@@ -72,7 +74,8 @@ export class ManagerRuntime {
     // The store proposes through the Raft node, which applies to the store: the proposer is
     // bound lazily to break the cycle.
     this.store = new MemoryStore({ proposer: { propose: (data, signal) => this.raft.propose(data, signal) } });
-    const raft = new RaftNode<ApplyResult>({ raftId: opts.raftId, storage, stateMachine: this.store, tickMs: opts.tickMs, peers: opts.peers });
+    const raft = new RaftNode<ApplyResult>({ raftId: opts.raftId, storage, stateMachine: this.store, tickMs: opts.tickMs, peers: opts.peers,
+      snapshotInterval: opts.snapshotInterval });
     this.raft = raft;
     this.authorizer = new Authorizer(this.caBackend());
     const credentials = clientCredentials(opts.identity);

@@ -11,7 +11,8 @@ import { CLUSTER_CHANNEL_OPTIONS, clientCredentials, TlsIdentity } from "../../m
 import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 
 // Certificates valid for 8 s: renewal (between 50% and 80% of validity) happens during the test.
-const cluster = new ProcessCluster({ env: { SHOAL_CERT_VALIDITY_MS: "8000" } });
+// Snapshots every 10 entries: the promoted worker catches up from a snapshot of a compacted log.
+const cluster = new ProcessCluster({ env: { SHOAL_CERT_VALIDITY_MS: "8000", SHOAL_SNAPSHOT_INTERVAL: "10" } });
 
 before(async () => {
   await cluster.init("m1");
