@@ -142,3 +142,11 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], o
   }
   return { flags, positionals };
 }
+
+/** A label flag's `k=v` (or `k`, for an empty value) as a key and a value; a {@link UsageError} when the key is empty. */
+export function parseLabel(label: string): [string, string] {
+  const eq = label.indexOf("=");
+  const [key, value] = eq < 0 ? [label, ""] : [label.slice(0, eq), label.slice(eq + 1)];
+  if (!key) throw new UsageError(`invalid label ${JSON.stringify(label)}: the key is empty; use key=value`);
+  return [key, value];
+}

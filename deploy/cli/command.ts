@@ -13,11 +13,18 @@ export interface Output {
   write(text: string): unknown;
 }
 
+/** Somewhere bytes come from: a stream, or a buffer in tests. */
+export type Input = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
 /** What the CLI reads and writes besides its arguments, so that it can run in-process. */
 export interface CliIO {
   stdout: Output;
   stderr: Output;
   env: Env;
+  /** What `-` reads (`config create NAME -`); nothing when absent. */
+  stdin?: Input;
+  /** Milliseconds since the epoch, for "2 hours ago" (default `Date.now`). */
+  now?: () => number;
 }
 
 /** What a running command gets. */

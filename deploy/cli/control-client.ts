@@ -7,8 +7,8 @@ import { makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import type { CallOptions, ClientUnaryCall, ServiceClientConstructor, ServiceError } from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
 import type { IssueOperatorCertificateRequest, IssueOperatorCertificateResponse, ListNodesResponse, RemoveNodeRequest, UpdateClusterRequest, UpdateNodeRequest } from "../../proto/gen/control.ts";
-import type { Cluster, Node } from "../../proto/gen/objects.ts";
-import type { NodeRole } from "../../proto/gen/specs.ts";
+import type { Cluster, Config, Node } from "../../proto/gen/objects.ts";
+import type { ConfigSpec, NodeRole } from "../../proto/gen/specs.ts";
 import type { Endpoint } from "./connection.ts";
 import { CliError } from "./errors.ts";
 
@@ -103,6 +103,26 @@ export class ControlClient {
   /** Has the CA sign an operator certificate for a CSR. */
   issueOperatorCertificate(request: IssueOperatorCertificateRequest): Promise<IssueOperatorCertificateResponse> {
     return this.call("issueOperatorCertificate", request);
+  }
+
+  /** Creates a config; returns it as stored. */
+  async createConfig(spec: ConfigSpec): Promise<Config> {
+    return present((await this.call("createConfig", { spec })).config, "config");
+  }
+
+  /** The config `ref` names: an id, a name or a unique id prefix (the server resolves it). */
+  async getConfig(ref: string): Promise<Config> {
+    return present((await this.call("getConfig", { config: ref })).config, "config");
+  }
+
+  /** Every config. */
+  async listConfigs(): Promise<Config[]> {
+    return (await this.call("listConfigs", {})).configs;
+  }
+
+  /** Removes the config with this id. */
+  async removeConfig(configId: string): Promise<void> {
+    await this.call("removeConfig", { configId });
   }
 
   /**

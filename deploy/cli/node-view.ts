@@ -5,6 +5,7 @@
 import type { Node } from "../../proto/gen/objects.ts";
 import { NodeState } from "../../proto/gen/objects.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
+import { labelItems, timestamp } from "./output.ts";
 import type { Field } from "./output.ts";
 
 /** Availability names, as `--availability` takes them. */
@@ -95,13 +96,6 @@ export function byHostname(a: Node, b: Node): number {
   return ha.localeCompare(hb, "en", { numeric: true }) || a.id.localeCompare(b.id);
 }
 
-/** `k=v` lines of a label map, sorted by key. */
-function labelItems(labels: Record<string, string> | undefined): string[] {
-  return Object.entries(labels ?? {})
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${v}`);
-}
-
 /** A byte count with binary units, as Docker shows memory (`7.75GiB`). */
 function bytesSize(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -112,11 +106,6 @@ function bytesSize(bytes: number): string {
     unit++;
   }
   return `${Number(value.toFixed(3))}${units[unit]}`;
-}
-
-/** A time in ms since the epoch as ISO 8601; empty when unset. */
-function timestamp(ms: number | undefined): string {
-  return ms ? new Date(ms).toISOString() : "";
 }
 
 /** `node inspect --pretty`: the node as labelled fields (absent ones are dropped when rendered). */

@@ -7,36 +7,15 @@
 import type { Node } from "../../proto/gen/objects.ts";
 import type { NodeSpec } from "../../proto/gen/specs.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
-import { FlagKind } from "./args.ts";
+import { FlagKind, parseLabel } from "./args.ts";
 import type { FlagSpec } from "./args.ts";
-import type { Command, CommandContext, CommandGroup } from "./command.ts";
+import type { Command, CommandGroup } from "./command.ts";
 import type { ControlClient } from "./control-client.ts";
-import { CliError, errorLine, ExitCode, oneOf, UsageError } from "./errors.ts";
+import { ANY_NUMBER, forEachArg } from "./each-arg.ts";
+import { CliError, ExitCode, oneOf, UsageError } from "./errors.ts";
 import { AVAILABILITIES, byHostname, NODE_TABLE_HEADERS, nodeFields, roleName, ROLES, summarize, tableRow } from "./node-view.ts";
 import type { AvailabilityName, RoleName } from "./node-view.ts";
 import { renderFields, renderJson, renderJsonLine, renderTable } from "./output.ts";
-
-/** No limit on the number of NODE arguments. */
-const ANY_NUMBER = Number.POSITIVE_INFINITY;
-
-/**
- * Runs `fn` for each NODE argument, going on after a failure (printing it) so that one bad name
- * does not stop the others; exit 1 if any failed. A daemon that cannot be reached stops it all.
- */
-async function forEachNode(ctx: CommandContext, fn: (client: ControlClient, ref: string) => Promise<void>): Promise<ExitCode> {
-  const client = ctx.connect();
-  let code: ExitCode = ExitCode.OK;
-  for (const ref of ctx.args) {
-    try {
-      await fn(client, ref);
-    } catch (err) {
-      if (!(err instanceof CliError) || err.unreachable) throw err;
-      ctx.io.stderr.write(errorLine(err.message));
-      code = ExitCode.ERROR;
-    }
-  }
-  return code;
-}
 
 /** Writes back `node`'s spec as `change` edits it, with the version read; returns the node as updated. */
 function editSpec(client: ControlClient, node: Node, change: (spec: NodeSpec) => void): Promise<Node> {
@@ -75,21 +54,13 @@ const inspect: Command = {
   args: { min: 1, max: ANY_NUMBER },
   async run(ctx) {
     const found: Node[] = [];
-    const code = await forEachNode(ctx, async (client, ref) => {
+    const code = await forEachArg(ctx, async (client, ref) => {
       found.push(await client.getNode(ref));
     });
     ctx.io.stdout.write(ctx.flags.bool("pretty") ? found.map((n) => renderFields(nodeFields(n))).join("\n") : renderJson(found));
     return code;
   },
 };
-
-/** `k=v` (or `k`, for an empty value) as a key and a value. */
-function parseLabel(label: string): [string, string] {
-  const eq = label.indexOf("=");
-  const [key, value] = eq < 0 ? [label, ""] : [label.slice(0, eq), label.slice(eq + 1)];
-  if (!key) throw new UsageError(`invalid label ${JSON.stringify(label)}: the key is empty; use key=value`);
-  return [key, value];
-}
 
 const updateFlags: FlagSpec[] = [
   { name: "availability", kind: FlagKind.STRING, valueName: "string", description: "Availability of the node", choices: Object.keys(AVAILABILITIES) },
@@ -139,7 +110,7 @@ function roleChange(name: string, role: NodeRole, summary: string, done: (ref: s
     flags: [],
     args: { min: 1, max: ANY_NUMBER },
     run: (ctx) =>
-      forEachNode(ctx, async (client, ref) => {
+      forEachArg(ctx, async (client, ref) => {
         const node = await client.getNode(ref);
         if ((node.spec?.desiredRole ?? node.role) === role) {
           ctx.io.stdout.write(`Node ${ref} is already a ${roleName(role)}.\n`);
@@ -161,7 +132,7 @@ const rm: Command = {
   flags: [{ name: "force", short: "f", kind: FlagKind.BOOL, description: "Force-remove a node from the cluster, even if it is up" }],
   args: { min: 1, max: ANY_NUMBER },
   run: (ctx) =>
-    forEachNode(ctx, async (client, ref) => {
+    forEachArg(ctx, async (client, ref) => {
       const node = await client.getNode(ref);
       await client.removeNode({ nodeId: node.id, force: ctx.flags.bool("force") });
       ctx.io.stdout.write(`${ref}\n`);

@@ -1,6 +1,7 @@
 /**
  * How results are shown: tables for people (columns as `docker node ls` lays them out), JSON for
- * programs (indented as `docker inspect` does), and labelled fields for `inspect --pretty`.
+ * programs (indented as `docker inspect` does), labelled fields for `inspect --pretty`, and the
+ * words for times, ages and labels they share.
  */
 
 /** Spaces between two columns of a table (the padding of Docker's tabwriter). */
@@ -54,4 +55,37 @@ export function renderFields(fields: readonly Field[], indent = ""): string {
     if (body) out += `${indent}${field.label}:\n${body}`;
   }
   return out;
+}
+
+/** `k=v` lines of a label map, sorted by key. */
+export function labelItems(labels: Readonly<Record<string, string>> | undefined): string[] {
+  return Object.entries(labels ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+}
+
+/** A time in ms since the epoch as ISO 8601; empty when unset. */
+export function timestamp(ms: number | undefined): string {
+  return ms ? new Date(ms).toISOString() : "";
+}
+
+/** How long ago `ms` was, in Docker's words (go-units' HumanDuration): `About a minute ago`, `3 days ago`. */
+export function ago(ms: number | undefined, now: number): string {
+  if (!ms) return "";
+  const seconds = Math.floor((now - ms) / 1000);
+  const minutes = Math.floor(seconds / 60);
+  const hours = Math.floor(seconds / 3600 + 0.5);
+  let words: string;
+  if (seconds < 1) words = "Less than a second";
+  else if (seconds === 1) words = "1 second";
+  else if (seconds < 60) words = `${seconds} seconds`;
+  else if (minutes === 1) words = "About a minute";
+  else if (minutes < 60) words = `${minutes} minutes`;
+  else if (hours === 1) words = "About an hour";
+  else if (hours < 48) words = `${hours} hours`;
+  else if (hours < 24 * 7 * 2) words = `${Math.floor(hours / 24)} days`;
+  else if (hours < 24 * 30 * 2) words = `${Math.floor(hours / 24 / 7)} weeks`;
+  else if (hours < 24 * 365 * 2) words = `${Math.floor(hours / 24 / 30)} months`;
+  else words = `${Math.floor(seconds / 3600 / 24 / 365)} years`;
+  return `${words} ago`;
 }

@@ -11,6 +11,7 @@ import type { FlagSpec } from "./args.ts";
 import { findCommand } from "./command.ts";
 import type { CliIO, Command } from "./command.ts";
 import { clusterGroup } from "./cluster.ts";
+import { configGroup } from "./config.ts";
 import { CertPathFile, DEFAULT_HOST, EnvVar, resolveEndpoint } from "./connection.ts";
 import { ControlClient } from "./control-client.ts";
 import { errorLine, ExitCode, UsageError } from "./errors.ts";
@@ -30,7 +31,7 @@ const GLOBAL_FLAGS: FlagSpec[] = [
 /** Options only before a command. */
 const ROOT_FLAGS: FlagSpec[] = [...GLOBAL_FLAGS, { name: "version", short: "v", kind: FlagKind.BOOL, description: "Print version information and quit" }];
 
-const GROUPS = [clusterGroup, nodeGroup];
+const GROUPS = [clusterGroup, configGroup, nodeGroup];
 const COMMANDS = [versionCommand];
 
 const ENVIRONMENT = [

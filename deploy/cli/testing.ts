@@ -13,11 +13,12 @@ import type { handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-j
 import { serverCredentials, CertRole, DEFAULT_NODE_CERT_VALIDITY_MS, issueCertificate } from "../../manager/ca/index.ts";
 import type { SigningCA, TlsIdentity } from "../../manager/ca/index.ts";
 import { ControlService } from "../../proto/gen/control.ts";
-import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import type { Cluster, Config, Node } from "../../proto/gen/objects.ts";
 import { NodeState } from "../../proto/gen/objects.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import type { Env } from "./connection.ts";
 import { CONTROL_SOCKET_NAME } from "./connection.ts";
+import type { Input } from "./command.ts";
 import type { ControlMethod, ControlRequest, ControlResponse } from "./control-client.ts";
 import type { ExitCode } from "./errors.ts";
 import { runCli } from "./run.ts";
@@ -45,6 +46,7 @@ export class FakeStatus extends Error {
 export interface Fixture {
   cluster: Cluster;
   nodes: Node[];
+  configs: Config[];
   selfNodeId: string;
 }
 
@@ -67,7 +69,19 @@ export const Ids = {
   FOLLOWER: "m2follower000000000000000",
   WORKER9: "w9worker00000000000000000",
   WORKER10: "w10worker0000000000000000",
+  /** The config named `web.conf`. */
+  WEB_CONF: "cfgweb0000000000000000000",
+  /** The config named `app10`. */
+  APP10: "cfgapp1000000000000000000",
 } as const;
+
+/** When the {@link sampleFixture} configs were made (and, for the CLI's ages, a clock 3 hours later). */
+export const CONFIG_TIME = Date.UTC(2025, 0, 2, 3, 4, 5);
+
+/** A config for fixtures. */
+function config(id: string, name: string, data: string, labels: Record<string, string> = {}): Config {
+  return { id, meta: { version: 20, createdAt: CONFIG_TIME, updatedAt: CONFIG_TIME + 60_000 }, spec: { annotations: { name, labels }, data: Buffer.from(data) } };
+}
 
 /**
  * A cluster of two managers (the leader answers) and two workers, one of them down and drained;
@@ -82,6 +96,7 @@ export function sampleFixture(): Fixture {
   leader.description = { ...leader.description!, platform: { os: "linux", architecture: "x86_64" }, resources: { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30, pids: 0 } };
   return {
     selfNodeId: Ids.LEADER,
+    configs: [config(Ids.APP10, "app10", "debug: false\n"), config(Ids.WEB_CONF, "web.conf", "listen 80;\n", { tier: "front", app: "web" })],
     nodes: [
       node(Ids.WORKER10, "worker-10", W, NodeState.NODE_STATE_DOWN, NodeAvailability.NODE_AVAILABILITY_DRAIN),
       leader,
@@ -113,6 +128,7 @@ export class FakeControl {
   readonly #server = new Server();
   readonly #dir = mkdtempSync(join(tmpdir(), "shoal-cli-"));
   #rotations = 0;
+  #created = 0;
 
   /** Serves `fixture`, which it changes as updates come. */
   constructor(readonly state: Fixture = sampleFixture()) {
@@ -157,6 +173,18 @@ export class FakeControl {
       if (matches.length > 1) throw new FakeStatus(status.FAILED_PRECONDITION, `node ${ref} is ambiguous (${matches.length} matches)`);
     }
     throw new FakeStatus(status.NOT_FOUND, `node ${ref} not found`);
+  }
+
+  /** Config `ref`: by id, name (in any case) or unique id prefix, as the real server resolves it. */
+  #findConfig(ref: string): Config {
+    const configs = this.state.configs;
+    const ways = [(c: Config) => c.id === ref, (c: Config) => c.spec?.annotations?.name.toLowerCase() === ref.toLowerCase(), (c: Config) => c.id.startsWith(ref)];
+    for (const way of ways) {
+      const matches = configs.filter(way);
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw new FakeStatus(status.FAILED_PRECONDITION, `config ${ref} is ambiguous (${matches.length} matches)`);
+    }
+    throw new FakeStatus(status.NOT_FOUND, `config ${ref} not found`);
   }
 
   /** Refuses a write whose version is not the object's. */
@@ -212,6 +240,24 @@ export class FakeControl {
         s.nodes.splice(s.nodes.indexOf(found), 1);
         return {};
       }),
+      createConfig: this.#unary("createConfig", (req) => {
+        const name = req.spec?.annotations?.name ?? "";
+        if (!name) throw new FakeStatus(status.INVALID_ARGUMENT, "a config name is required");
+        if (s.configs.some((c) => c.spec?.annotations?.name.toLowerCase() === name.toLowerCase())) {
+          throw new FakeStatus(status.ALREADY_EXISTS, `config name ${JSON.stringify(name)} already exists`);
+        }
+        const created: Config = { id: `cfgnew${++this.#created}`.padEnd(25, "0"), meta: { version: 30, createdAt: 1, updatedAt: 1 }, spec: req.spec };
+        s.configs.push(created);
+        return { config: created };
+      }),
+      getConfig: this.#unary("getConfig", (req) => ({ config: this.#findConfig(req.config) })),
+      listConfigs: this.#unary("listConfigs", () => ({ configs: s.configs })),
+      removeConfig: this.#unary("removeConfig", (req) => {
+        const found = s.configs.findIndex((c) => c.id === req.configId);
+        if (found < 0) throw new FakeStatus(status.NOT_FOUND, `config ${req.configId} not found`);
+        s.configs.splice(found, 1);
+        return {};
+      }),
       issueOperatorCertificate: this.#unary("issueOperatorCertificate", (req) => {
         if (!this.signer) throw new FakeStatus(status.UNIMPLEMENTED, "this fake has no CA");
         const identity = { role: CertRole.OPERATOR, operator: req.name, clusterId: this.signer.clusterId };
@@ -228,14 +274,24 @@ export interface CliResult {
   stderr: string;
 }
 
+/** What else a run of the CLI may be given. */
+export interface RunOptions {
+  /** Its standard input: a string, or chunks. */
+  stdin?: string | Input;
+  /** Its clock. */
+  now?: () => number;
+}
+
 /** Runs the CLI in-process with `argv` and the environment `env` (and nothing of the process's). */
-export async function shoal(argv: readonly string[], env: Env = {}): Promise<CliResult> {
+export async function shoal(argv: readonly string[], env: Env = {}, options: RunOptions = {}): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const code = await runCli(argv, {
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
     env,
+    stdin: typeof options.stdin === "string" ? [options.stdin] : options.stdin,
+    now: options.now,
   });
   return { code, stdout, stderr };
 }
@@ -246,6 +302,8 @@ export interface FakeSession {
   readonly fake: FakeControl;
   /** Runs the CLI against it: `-H <socket>`, then the session's leading words, then `argv`. */
   run(...argv: string[]): Promise<CliResult>;
+  /** {@link FakeSession.run} with standard input or a clock. */
+  runWith(options: RunOptions, ...argv: string[]): Promise<CliResult>;
 }
 
 /** Registers hooks that give every test of the calling file its own fake; `words` lead every command (`["node"]`). */
@@ -261,5 +319,6 @@ export function fakePerTest(...words: string[]): FakeSession {
       return current!.fake;
     },
     run: (...argv) => shoal(["-H", current!.host, ...words, ...argv]),
+    runWith: (options, ...argv) => shoal(["-H", current!.host, ...words, ...argv], {}, options),
   };
 }
