@@ -29,13 +29,18 @@ test("a vote is handed out in the same Ready as the hard state recording it, whi
   assert.equal(node.hasReady(), false);
 });
 
-test("a restarted node keeps its term and vote, and replays committed entries after its snapshot", () => {
+/** The storage of a follower of a 3-node cluster that committed "a" and "b". */
+function followerStorageWithTwoEntries(): MemoryStorage {
   const c = new TestCluster([1, 2, 3]);
   c.elect(1);
   c.propose(1, "a");
   c.propose(1, "b");
   c.tickAll(1);
-  const storage = c.get(2).storage;
+  return c.get(2).storage;
+}
+
+test("a restarted node keeps its term and vote, and replays committed entries after its snapshot", () => {
+  const storage = followerStorageWithTwoEntries();
   const hs = storage.initialState().hardState;
   const restarted = new RawNode({ id: 2, storage, random: seededRandom(9) });
   assert.equal(restarted.raft.term, hs.term);
@@ -47,12 +52,7 @@ test("a restarted node keeps its term and vote, and replays committed entries af
 });
 
 test("a restarted node told it already applied up to an index does not get those entries again", () => {
-  const c = new TestCluster([1, 2, 3]);
-  c.elect(1);
-  c.propose(1, "a");
-  c.propose(1, "b");
-  c.tickAll(1);
-  const storage = c.get(2).storage;
+  const storage = followerStorageWithTwoEntries();
   const restarted = new RawNode({ id: 2, storage, random: seededRandom(9), applied: storage.lastIndex() - 1 });
   const rd = restarted.ready();
   assert.deepEqual(rd.committedEntries.map((e) => new TextDecoder().decode(e.data)), ["b"]);

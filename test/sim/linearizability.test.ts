@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { seededRandom } from "../../manager/raft/random.ts";
 import { checkLinearizability } from "./linearizability.ts";
 import type { CheckResult, Model } from "./linearizability.ts";
 import { kvModel } from "./kv-model.ts";
@@ -144,17 +145,8 @@ test("malformed times throw", () => {
   assert.throws(() => check([put(1, "x", "1", Infinity, Infinity)]), RangeError);
 });
 
-/** A deterministic PRNG (mulberry32) so that failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG so that failures reproduce. */
+const rng = seededRandom;
 
 /**
  * A history from a real execution: clients issue operations one after another (a client that
