@@ -17,11 +17,11 @@ test("500 fault schedules (400 with 3 nodes, 100 with 5) find no safety, lineari
   }
 });
 
-test("the schedules really exercise faults, elections, membership changes and snapshots", () => {
-  const totals = { leaders: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsSent: 0, ops: 0 };
+test("the schedules really exercise faults, elections, membership changes, transfers and snapshots", () => {
+  const totals = { leaders: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsSent: 0, transfers: 0, ops: 0 };
   for (let seed = 1; seed <= 40; seed++) {
     const r = runSchedule({ seed, nodes: 3 });
-    for (const k of ["leaders", "crashes", "partitions", "confChanges", "snapshotsSent"] as const) totals[k] += r.stats[k];
+    for (const k of ["leaders", "crashes", "partitions", "confChanges", "snapshotsSent", "transfers"] as const) totals[k] += r.stats[k];
     totals.ops += r.completedOps;
   }
   assert.ok(totals.leaders > 80, `leaders ${totals.leaders}`);
@@ -29,6 +29,7 @@ test("the schedules really exercise faults, elections, membership changes and sn
   assert.ok(totals.partitions > 40, `partitions ${totals.partitions}`);
   assert.ok(totals.confChanges > 10, `membership changes ${totals.confChanges}`);
   assert.ok(totals.snapshotsSent > 10, `snapshots sent ${totals.snapshotsSent}`);
+  assert.ok(totals.transfers > 10, `leadership transfers ${totals.transfers}`);
   assert.ok(totals.ops > 2000, `completed client operations ${totals.ops}`);
 });
 

@@ -64,7 +64,7 @@ export interface SimResult {
   /** Ticks run. */
   ticks: number;
   /** Facts about the run, for curiosity and tuning. */
-  stats: { leaders: number; crashes: number; partitions: number; confChanges: number; snapshotsSent: number };
+  stats: { leaders: number; crashes: number; partitions: number; confChanges: number; snapshotsSent: number; transfers: number };
 }
 
 /** The per-schedule fault profile, drawn from the seed. */
@@ -76,6 +76,7 @@ interface Profile {
   crashPerTick: number;
   partitionPerTick: number;
   confChangePerTick: number;
+  transferPerTick: number;
   snapshotEvery: number;
   keepAfterSnapshot: number;
   preVote: boolean;
@@ -96,6 +97,7 @@ function drawProfile(rng: Rng, nodes: number): Profile {
     crashPerTick: rng.pick([0.005, 0.01, 0.03]),
     partitionPerTick: rng.pick([0.005, 0.01, 0.03]),
     confChangePerTick: rng.pick([0, 0.01, 0.03]),
+    transferPerTick: rng.pick([0, 0.005, 0.02]),
     snapshotEvery: rng.pick([5, 10, 30, 1000]),
     keepAfterSnapshot: rng.pick([0, 2, 10]),
     preVote: rng.chance(0.7),
@@ -188,7 +190,7 @@ export class Simulation {
   private nextNodeId: number;
   private committedConf: { index: number; conf: ConfState };
   private confProposedAt = -Infinity;
-  private readonly stats = { leaders: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsSent: 0 };
+  private readonly stats = { leaders: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsSent: 0, transfers: 0 };
 
   constructor(readonly options: SimOptions) {
     this.rng = new Rng(options.seed);
@@ -532,6 +534,19 @@ export class Simulation {
     }
     if (this.rng.chance(p.partitionPerTick)) this.partition();
     if (this.rng.chance(p.confChangePerTick)) this.changeMembership();
+    if (this.rng.chance(p.transferPerTick)) this.transferLeadership();
+  }
+
+  /** Asks the leader to hand leadership to another voter (which may be down or cut off). */
+  private transferLeadership(): void {
+    const leaderId = this.leader();
+    if (leaderId === undefined) return;
+    const sn = this.live.get(leaderId)!;
+    const others = sn.node.raft.prs.confState().voters.filter((v) => v !== leaderId);
+    if (others.length === 0) return;
+    sn.node.transferLeadership(this.rng.pick(others));
+    this.stats.transfers++;
+    this.process(sn);
   }
 
   private leader(): number | undefined {
