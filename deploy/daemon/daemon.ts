@@ -149,7 +149,14 @@ export class Daemon {
   private static async join(flags: DaemonFlags, joinAddr: string, token: string, tuning: DaemonTuning, log: DaemonLog): Promise<Daemon> {
     const listenAddr = flags.listenAddr!;
     const advertiseAddr = flags.advertiseAddr ?? listenAddr;
-    const joined = await joinCluster({ addr: joinAddr, token, description: Daemon.description(flags) });
+    let joined: Awaited<ReturnType<typeof joinCluster>>;
+    try {
+      joined = await joinCluster({ addr: joinAddr, token, description: Daemon.description(flags) });
+    } catch (err) {
+      const e = err as Partial<grpc.ServiceError> & Error;
+      const why = e.code === grpc.status.UNAVAILABLE ? "no manager answers there" : (e.details || e.message);
+      throw new Error(`cannot join the cluster through ${joinAddr}: ${why}`, { cause: err });
+    }
     writeCertificates(flags.dataDir, joined);
     const identity = new TlsIdentity(joined);
     const isManager = joined.role === NodeRole.NODE_ROLE_MANAGER;
