@@ -7,6 +7,7 @@
 import type { HealthConfig } from "../../proto/gen/specs.ts";
 import { HealthState } from "../../proto/gen/types.ts";
 import type { HealthReport } from "../exec/contract.ts";
+import { ExecError, ExecErrorCode } from "../exec/errors.ts";
 import type { ImageHealthcheck } from "../image/media.ts";
 
 /** Docker's defaults, so that a HEALTHCHECK written for Docker behaves the same here. */
@@ -119,4 +120,23 @@ export class HealthMonitor {
     }
     this.schedule();
   }
+}
+
+/**
+ * A signal that aborts when `signal` does or when the monitor finds the container unhealthy (its
+ * reason then an `unhealthy` ExecError with the probe's output), for a controller's wait.
+ */
+export function untilUnhealthy(monitor: HealthMonitor | undefined, signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (!monitor) return signal;
+  const unhealthy = new AbortController();
+  monitor.onUnhealthy(() => unhealthy.abort(new ExecError(ExecErrorCode.Unhealthy, `container unhealthy: ${monitor.report().lastOutput || "health check failed"}`)));
+  return signal ? AbortSignal.any([signal, unhealthy.signal]) : unhealthy.signal;
+}
+
+/** A rejection handler for a wait: stops the monitor when the wait ended because of ill health (not an abort), then rethrows. */
+export function stopOnUnhealthy(monitor: HealthMonitor | undefined): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof ExecError && err.code === ExecErrorCode.Unhealthy) monitor?.stop();
+    throw err;
+  };
 }

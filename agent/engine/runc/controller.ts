@@ -15,7 +15,7 @@ import type { ContainerInfo, Controller, ExitStatus, FileSource, HealthReport, H
 import { ExecError, ExecErrorCode } from "../../exec/errors.ts";
 import type { ImageStore } from "../../image/store.ts";
 import { findCommand } from "../command.ts";
-import { HealthMonitor, healthSettings } from "../health.ts";
+import { HealthMonitor, healthSettings, stopOnUnhealthy, untilUnhealthy } from "../health.ts";
 import type { HealthSettings } from "../health.ts";
 import { readLog } from "../logs/reader.ts";
 import { signalName } from "../signals.ts";
@@ -124,15 +124,9 @@ export class RuncController implements Controller, LogReader, HealthReporter {
     const st = await this.engine.runc.state(this.paths.id);
     if (!st && (await readExit(this.paths)) === undefined) throw new ExecError(ExecErrorCode.NotFound, `task ${this.task.id} has no container`);
     if (st?.status === "running") await this.startHealth();
-    const unhealthy = new AbortController();
-    const both = signal ? AbortSignal.any([signal, unhealthy.signal]) : unhealthy.signal;
-    this.monitor?.onUnhealthy(() => unhealthy.abort(new ExecError(ExecErrorCode.Unhealthy, `container unhealthy: ${this.monitor?.report().lastOutput || "health check failed"}`)));
-    try {
-      const code = await waitExit(this.paths, this.engine.runc, both);
-      return { exitCode: code ?? -1, oomKilled: await oomKilled(cgroupPathOf(this.paths.id)) };
-    } finally {
-      if (!unhealthy.signal.aborted) this.monitor?.stop();
-    }
+    const code = await waitExit(this.paths, this.engine.runc, untilUnhealthy(this.monitor, signal)).catch(stopOnUnhealthy(this.monitor));
+    this.monitor?.stop();
+    return { exitCode: code ?? -1, oomKilled: await oomKilled(cgroupPathOf(this.paths.id)) };
   }
 
   async shutdown(): Promise<void> {

@@ -1,7 +1,8 @@
 /** The runc command line: state, start, kill, exec, delete, with failures as ExecErrors. */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { ExecError, ExecErrorCode } from "../../exec/errors.ts";
 import type { ProbeResult } from "../health.ts";
+import { runProbe } from "../probe.ts";
 
 /** What `runc state` reports. */
 export interface RuncState {
@@ -10,9 +11,6 @@ export interface RuncState {
   status: "creating" | "created" | "running" | "paused" | "stopped";
   bundle: string;
 }
-
-/** Probe output kept in memory while a probe runs. */
-const MAX_EXEC_OUTPUT = 64 * 1024;
 
 /** The message inside runc's logrus line (`time=... level=error msg="..."`), or the text itself. */
 export function runcMessage(text: string): string {
@@ -65,28 +63,9 @@ export class Runc {
   }
 
   /** Runs argv inside the container, killing it after `timeoutMs`; exit code -1 when it could not run or timed out. */
-  exec(id: string, argv: string[], timeoutMs: number): Promise<ProbeResult> {
-    return new Promise((resolve) => {
-      const child = spawn(this.binary, ["--root", this.root, "exec", id, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
-      let output = "";
-      const collect = (d: Buffer): void => {
-        if (output.length < MAX_EXEC_OUTPUT) output += d.toString();
-      };
-      child.stdout.on("data", collect);
-      child.stderr.on("data", collect);
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        output += `\nhealth check timed out after ${timeoutMs} ms`;
-      }, timeoutMs);
-      child.on("error", (err) => {
-        clearTimeout(timer);
-        resolve({ exitCode: -1, output: err.message });
-      });
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        resolve({ exitCode: code ?? -1, output: runcMessage(output) === output.trim() ? output : runcMessage(output) });
-      });
-    });
+  async exec(id: string, argv: string[], timeoutMs: number): Promise<ProbeResult> {
+    const r = await runProbe(this.binary, ["--root", this.root, "exec", id, ...argv], {}, timeoutMs);
+    return /level=error/.test(r.output) ? { ...r, output: runcMessage(r.output) } : r;
   }
 
   /** Runs one runc command; rejects with a `runtime` ExecError carrying runc's message. */
