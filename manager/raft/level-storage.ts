@@ -2,7 +2,8 @@
  * Durable Raft state on `level` (LevelDB) under a node's data directory: the log, the hard
  * state and the latest snapshot. Reads are served from an in-memory copy (the core's Storage
  * interface is synchronous); every write goes to LevelDB first, in one batch, with `sync` so it
- * is on disk (fsync) before the caller sends any message that depends on it.
+ * is on disk (fsync) before the caller sends any message that depends on it (a batch that only
+ * advances the commit index is not synced: see `save`).
  *
  * Keys: `e/<index as 16 hex digits>` → Entry; `hs` → HardState; `snap` → Snapshot.
  */
@@ -83,10 +84,12 @@ export class LevelStorage implements Storage {
   }
 
   /**
-   * Persists what a Ready says must be persisted (snapshot, entries, hard state) in one synced
-   * batch, then updates the in-memory copy. Resolves once the data is on disk.
+   * Persists what a Ready says must be persisted (snapshot, entries, hard state) in one batch,
+   * then updates the in-memory copy. Resolves once the data is on disk: the batch is synced
+   * unless `mustSync` is false, which the core says of a Ready whose only change is the commit
+   * index (etcd's MustSync rule: a commit index lost in a crash is learnt again from the leader).
    */
-  async save(rd: Pick<Ready, "snapshot" | "entries" | "hardState">): Promise<void> {
+  async save(rd: Pick<Ready, "snapshot" | "entries" | "hardState"> & { mustSync?: boolean }): Promise<void> {
     const ops: BatchOp[] = [];
     const oldFirst = this.mem.firstIndex();
     const oldLast = this.mem.lastIndex();
@@ -103,7 +106,7 @@ export class LevelStorage implements Storage {
     }
     if (rd.hardState) ops.push({ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(rd.hardState) });
     if (ops.length === 0) return;
-    await this.db.batch(ops, { sync: true });
+    await this.db.batch(ops, { sync: rd.snapshot !== undefined || (rd.mustSync ?? true) });
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
     if (rd.hardState) this.mem.setHardState(rd.hardState);
