@@ -99,6 +99,8 @@ export class RaftNode<R> implements Proposer<R> {
   private scheduled = false;
   private stopped = false;
   private readonly pending = new Map<string, PendingProposal<R>>();
+  /** Proposals waiting for the next turn of the loop, to be proposed together (see `proposeQueued`). */
+  private queued: { framed: Uint8Array; key: string }[] = [];
   private pendingConf: PendingConfChange | undefined;
   private proposalCounter = 0;
   private readonly proposalPrefix: number;
@@ -175,6 +177,7 @@ export class RaftNode<R> implements Proposer<R> {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.queued = [];
     this.failPending(new RaftError(RaftErrorCode.PROPOSAL_DROPPED, "this manager is shutting down", 0));
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
   }
@@ -249,16 +252,32 @@ export class RaftNode<R> implements Proposer<R> {
         this.pending.delete(key);
         reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       }, { once: true });
-      try {
-        this.node.propose(framed);
-      } catch (err) {
-        clearTimeout(timer);
-        this.pending.delete(key);
-        reject(err);
-        return;
-      }
+      this.queued.push({ framed, key });
       this.kick();
     });
+  }
+
+  /**
+   * Hands the proposals made since the last turn to the core as one batch: it appends them
+   * together and replicates them in one append message per follower, where proposing them one
+   * by one costs a message (and an answer) per proposal and follower. A batch the core refuses
+   * (no longer the leader, a transfer in progress) fails every proposal in it.
+   */
+  private proposeQueued(): void {
+    if (this.queued.length === 0) return;
+    const batch = this.queued;
+    this.queued = [];
+    try {
+      this.node.proposeBatch(batch.map((p) => p.framed));
+    } catch (err) {
+      for (const { key } of batch) {
+        const waiting = this.pending.get(key);
+        if (!waiting) continue;
+        clearTimeout(waiting.timer);
+        this.pending.delete(key);
+        waiting.reject(err as Error);
+      }
+    }
   }
 
   private nextProposalId(): Uint8Array {
@@ -399,6 +418,7 @@ export class RaftNode<R> implements Proposer<R> {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      this.proposeQueued();
       void this.processReadies();
     });
   }
