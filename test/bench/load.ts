@@ -1,0 +1,93 @@
+/**
+ * A closed-loop load generator: N writers, each sending its next write as soon as the previous
+ * one answered, for a warm-up and then a measured period, bounded in time and in count; it stops
+ * by itself. The same generator drives every system compared, so the figures differ only by the
+ * system behind `write`.
+ */
+
+/** A system the generator writes to. */
+export interface Target {
+  /** Which system, as the JSON lines name it. */
+  readonly system: string;
+  /** One write of `value` under a key unique to `seq` within `run`. */
+  write(run: string, seq: number, value: Uint8Array): Promise<void>;
+  /** Stops everything it started and removes its data. */
+  close(): Promise<void>;
+}
+
+/** How one level of load runs. */
+export interface LoadOptions {
+  /** Concurrent writers. */
+  writers: number;
+  /** Writes during this first period are not counted (connections, caches, JIT). */
+  warmupMs: number;
+  /** The measured period, after the warm-up. */
+  durationMs: number;
+  /** At most this many writes in all, whatever the time (a bound, should a system answer instantly). */
+  maxWrites: number;
+  /** One write; `seq` is unique within the run. Rejects when the write failed. */
+  write: (seq: number) => Promise<void>;
+}
+
+/** What one level measured: writes that completed within the measured period. */
+export interface LoadResult {
+  writers: number;
+  writesPerSec: number;
+  p50ms: number;
+  p99ms: number;
+  /** Writes that failed during the measured period. */
+  errors: number;
+  /** The first failure's message, to say why when there were errors. */
+  firstError?: string;
+}
+
+/** The `q` quantile (0..1) of sorted `values`, nearest rank. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Rounds to two decimals, for printing. */
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** Runs one level of load; resolves when every writer has stopped. */
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const start = performance.now();
+  const measureFrom = start + o.warmupMs;
+  const end = measureFrom + o.durationMs;
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  let seq = 0;
+  const writer = async (): Promise<void> => {
+    while (performance.now() < end && seq < o.maxWrites) {
+      const t0 = performance.now();
+      let failed: unknown;
+      try {
+        await o.write(seq++);
+      } catch (err) {
+        failed = err;
+      }
+      const t1 = performance.now();
+      if (t1 < measureFrom || t1 > end) continue;
+      if (failed === undefined) latencies.push(t1 - t0);
+      else {
+        errors++;
+        firstError ??= failed instanceof Error ? failed.message : String(failed);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.writers }, writer));
+  latencies.sort((a, b) => a - b);
+  const measuredMs = Math.min(end, performance.now()) - measureFrom;
+  return {
+    writers: o.writers,
+    writesPerSec: Math.round(latencies.length / (measuredMs / 1000)),
+    p50ms: round2(quantile(latencies, 0.5)),
+    p99ms: round2(quantile(latencies, 0.99)),
+    errors,
+    ...(firstError === undefined ? {} : { firstError }),
+  };
+}
