@@ -5,6 +5,7 @@
  * answered per registry by {@link RegistryAuth}.
  */
 import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { ExecError, ExecErrorCode } from "../exec/errors.ts";
 import { RegistryAuth } from "./auth.ts";
 import type { Credentials } from "./auth.ts";
@@ -96,7 +97,7 @@ export class RegistryClient {
   async blob(ref: ImageReference, desc: Descriptor): Promise<Readable> {
     const res = await this.request(ref, "blobs", desc.digest, "*/*", `layer ${desc.digest} of ${formatReference(ref)}`);
     if (!res.body) throw new ExecError(ExecErrorCode.Registry, `registry ${ref.registry} sent an empty body for ${desc.digest}`);
-    return Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
   }
 
   /** Fetches a small document (manifest or config) and checks it against `expected` when given. */
