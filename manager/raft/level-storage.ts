@@ -25,6 +25,9 @@ type BatchOp = { type: "put"; key: string; value: Uint8Array } | { type: "del"; 
 
 /** Raft storage persisted in LevelDB, read from memory. */
 export class LevelStorage implements Storage {
+  /** A local snapshot being written, if any. */
+  private snapshotWrite: Promise<void> | undefined;
+
   private constructor(
     private readonly db: Level<string, Uint8Array>,
     private mem: MemoryStorage,
@@ -90,6 +93,9 @@ export class LevelStorage implements Storage {
    * index (etcd's MustSync rule: a commit index lost in a crash is learnt again from the leader).
    */
   async save(rd: Pick<Ready, "snapshot" | "entries" | "hardState"> & { mustSync?: boolean }): Promise<void> {
+    // A snapshot from the leader must land on disk after any local snapshot still being written,
+    // or the older one could overwrite it.
+    if (rd.snapshot && this.snapshotWrite) await this.snapshotWrite;
     const ops: BatchOp[] = [];
     const oldFirst = this.mem.firstIndex();
     const oldLast = this.mem.lastIndex();
@@ -114,15 +120,25 @@ export class LevelStorage implements Storage {
 
   /**
    * Records a snapshot of the application's state at `index` and drops log entries up to
-   * `compactTo` (keep some after the snapshot for followers that lag a little).
+   * `compactTo` (keep some after the snapshot for followers that lag a little). Runs alongside
+   * `save`: appends are not held up while a large snapshot is written.
    */
-  async snapshotAndCompact(snapshot: Snapshot, compactTo: number): Promise<void> {
-    await this.db.put(SNAPSHOT_KEY, SnapshotCodec.encode(snapshot), { sync: true });
-    // Entries up to the snapshot are no longer needed once it is on disk.
-    await this.db.clear({ gte: entryKey(0), lte: entryKey(compactTo) });
-    const meta = snapshot.metadata!;
-    this.mem.createSnapshot(meta.index, meta.confState!, snapshot.data);
-    this.mem.compact(compactTo);
+  snapshotAndCompact(snapshot: Snapshot, compactTo: number): Promise<void> {
+    const write = (async () => {
+      const meta = snapshot.metadata!;
+      // A newer snapshot (from the leader) may have been installed meanwhile: then this one is moot.
+      if (this.mem.snapshot().metadata!.index >= meta.index) return;
+      await this.db.put(SNAPSHOT_KEY, SnapshotCodec.encode(snapshot), { sync: true });
+      // Entries up to the snapshot are no longer needed once it is on disk.
+      await this.db.clear({ gte: entryKey(0), lte: entryKey(compactTo) });
+      if (this.mem.snapshot().metadata!.index >= meta.index || this.mem.term(meta.index) === undefined) return;
+      this.mem.createSnapshot(meta.index, meta.confState!, snapshot.data);
+      this.mem.compact(Math.max(compactTo, this.mem.firstIndex() - 1));
+    })();
+    this.snapshotWrite = write;
+    return write.finally(() => {
+      if (this.snapshotWrite === write) this.snapshotWrite = undefined;
+    });
   }
 
   /**
@@ -141,8 +157,9 @@ export class LevelStorage implements Storage {
     this.mem = mem;
   }
 
-  /** Closes the database. */
+  /** Closes the database, once a snapshot being written is done. */
   async close(): Promise<void> {
+    await this.snapshotWrite?.catch(() => {});
     await this.db.close();
   }
 }

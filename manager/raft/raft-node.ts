@@ -105,6 +105,9 @@ export class RaftNode<R> implements Proposer<R> {
   private proposalCounter = 0;
   private readonly proposalPrefix: number;
   private lastSnapshotIndex: number;
+  private snapshotJitter = 0;
+  private snapshotInFlight = false;
+  private readonly random: () => number;
   private wasLeader = false;
   private readonly leadershipListeners: ((isLeader: boolean) => void)[] = [];
   private readonly lastHeard = new Map<number, number>();
@@ -123,6 +126,7 @@ export class RaftNode<R> implements Proposer<R> {
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<Omit<RaftNodeOptions<R>, "random" | "peers">>;
     const random = options.random ?? Math.random;
+    this.random = random;
     this.proposalPrefix = Math.floor(random() * 2 ** 32) >>> 0;
     const snap = options.storage.snapshot();
     this.lastSnapshotIndex = snap.metadata!.index;
@@ -433,7 +437,7 @@ export class RaftNode<R> implements Proposer<R> {
         if (this.transport && rd.messages.length > 0) this.transport.send(rd.messages);
         this.applyReady(rd);
         this.node.advance(rd);
-        await this.maybeSnapshot();
+        this.maybeSnapshot();
       }
     } catch (err) {
       // A failed disk write leaves the node unable to keep its promises: stop taking part.
@@ -487,17 +491,28 @@ export class RaftNode<R> implements Proposer<R> {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Takes a snapshot of the state once `snapshotInterval` entries were applied since the last
+   * (plus a random tenth, so the managers do not all pause at the same index). The state is
+   * captured now; it is written to disk in the background while the loop goes on.
+   */
+  private maybeSnapshot(): void {
     const applied = this.node.raft.raftLog.applied;
-    if (applied - this.lastSnapshotIndex < this.opts.snapshotInterval) return;
+    if (this.snapshotInFlight || applied - this.lastSnapshotIndex < this.opts.snapshotInterval + this.snapshotJitter) return;
     const term = this.node.raft.raftLog.term(applied) ?? 0;
     const data = this.members.wrapSnapshot(this.opts.stateMachine.snapshot());
     const compactTo = Math.max(this.opts.storage.firstIndex() - 1, applied - this.opts.keepEntriesAfterSnapshot);
-    await this.opts.storage.snapshotAndCompact(
-      { data, metadata: { index: applied, term, confState: this.node.raft.prs.confState() } },
-      compactTo,
-    );
     this.lastSnapshotIndex = applied;
+    this.snapshotJitter = Math.floor(this.random() * this.opts.snapshotInterval / 10);
+    this.snapshotInFlight = true;
+    this.opts.storage.snapshotAndCompact({ data, metadata: { index: applied, term, confState: this.node.raft.prs.confState() } }, compactTo)
+      .catch(() => {
+        // Not fatal: the log stays longer, and the next snapshot tries again.
+        this.lastSnapshotIndex = this.opts.storage.snapshot().metadata!.index;
+      })
+      .finally(() => {
+        this.snapshotInFlight = false;
+      });
   }
 
   private failPending(err: Error): void {
