@@ -4,16 +4,22 @@
  * directories and default durability (every write fsynced by a quorum). Writes are etcd's own
  * gRPC `etcdserverpb.KV/Put` of a unique key, sent to the leader over one HTTP/2 connection as
  * a Go client does; the two messages involved are encoded by hand below (only the fields used).
+ *
+ * Like shoal's managers, etcd's client port asks for mutual TLS (`--client-cert-auth`, with
+ * certificates from a CA made for the run), so both pay for TLS on the client path; a second,
+ * plaintext client URL serves the status checks. Peer traffic stays plaintext (etcd checks
+ * peer certificates' addresses, which shoal's certificates do not name).
  */
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { eventually } from "../../deploy/lab/lab.ts";
+import { CertRole, createRootCA, issueKeyAndCertificate, newId } from "../../manager/ca/index.ts";
 import type { Target } from "./load.ts";
 
 const MEMBERS = 3;
@@ -52,6 +58,7 @@ function encodePut(key: Uint8Array, value: Uint8Array): Buffer {
 interface Member {
   name: string;
   clientUrl: string;
+  tlsUrl: string;
   proc: ChildProcess;
   log: string[];
 }
@@ -84,19 +91,29 @@ export async function startEtcd(): Promise<Target> {
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    const ports = await Promise.all(Array.from({ length: MEMBERS }, async () => ({ client: await freePort(), peer: await freePort() })));
+    const clusterId = newId();
+    const ca = await createRootCA(clusterId);
+    const server = await issueKeyAndCertificate(ca, { role: CertRole.MANAGER, nodeId: newId(), clusterId }, 24 * 3600 * 1000);
+    const clientTls = await issueKeyAndCertificate(ca, { role: CertRole.OPERATOR, operator: "bench", clusterId }, 24 * 3600 * 1000);
+    const files = { ca: join(root, "ca.pem"), cert: join(root, "server.pem"), key: join(root, "server.key") };
+    writeFileSync(files.ca, ca.caCertPem);
+    writeFileSync(files.cert, server.certPem);
+    writeFileSync(files.key, server.keyPem, { mode: 0o600 });
+    const ports = await Promise.all(Array.from({ length: MEMBERS }, async () => ({ client: await freePort(), tls: await freePort(), peer: await freePort() })));
     const initial = ports.map((p, i) => `e${i + 1}=http://127.0.0.1:${p.peer}`).join(",");
     for (const [i, p] of ports.entries()) {
       const name = `e${i + 1}`;
       const clientUrl = `http://127.0.0.1:${p.client}`;
       const peerUrl = `http://127.0.0.1:${p.peer}`;
+      const tlsUrl = `https://127.0.0.1:${p.tls}`;
       const proc = spawn("etcd", [
         "--name", name, "--data-dir", join(root, name),
-        "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
+        "--listen-client-urls", `${clientUrl},${tlsUrl}`, "--advertise-client-urls", `${clientUrl},${tlsUrl}`,
+        "--cert-file", files.cert, "--key-file", files.key, "--client-cert-auth", "--trusted-ca-file", files.ca,
         "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl,
         "--initial-cluster", initial, "--initial-cluster-token", "shoal-bench", "--initial-cluster-state", "new",
       ], { stdio: ["ignore", "pipe", "pipe"] });
-      const member: Member = { name, clientUrl, proc, log: [] };
+      const member: Member = { name, clientUrl, tlsUrl, proc, log: [] };
       const keep = (d: Buffer): void => {
         member.log.push(...d.toString().split("\n").filter(Boolean));
         member.log.splice(0, member.log.length - LOG_LINES_KEPT);
@@ -116,7 +133,9 @@ export async function startEtcd(): Promise<Target> {
       if (!found) throw new Error("the leader is not one of the members started");
       return found;
     }, 30_000, 200);
-    client = new grpc.Client(new URL(leader.clientUrl).host, grpc.credentials.createInsecure());
+    const creds = grpc.credentials.createSsl(Buffer.from(ca.caCertPem), Buffer.from(clientTls.keyPem), Buffer.from(clientTls.certPem),
+      { checkServerIdentity: () => undefined });
+    client = new grpc.Client(new URL(leader.tlsUrl).host, creds, { "grpc.ssl_target_name_override": "etcd" });
   } catch (err) {
     await close();
     throw err;

@@ -18,7 +18,8 @@ import { runLoad } from "./load.ts";
 import type { LoadResult, Target } from "./load.ts";
 import { startShoal } from "./shoal-target.ts";
 
-const LEVELS = [1, 64, 256];
+/** Concurrent writers per level; BENCH_LEVELS=64,256 runs some of them. */
+const LEVELS = (process.env.BENCH_LEVELS ?? "1,64,256").split(",").map(Number);
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1) * 1000;
 /** The size of every value written. */
