@@ -4,7 +4,13 @@ import { X509Certificate } from "node:crypto";
 import type { Cluster } from "../../proto/gen/objects.ts";
 import { Authorizer, RpcPolicy } from "./authorize.ts";
 import { CertRole } from "./identity.ts";
-import { newCluster, testBundle } from "./testing.ts";
+import { newCluster, startCA, testBundle, testKey, testNode } from "./testing.ts";
+import { TLSSocket } from "node:tls";
+import * as grpc from "@grpc/grpc-js";
+import { NodeCAService } from "../../proto/gen/ca.ts";
+import { NodeRole } from "../../proto/gen/specs.ts";
+import { CLUSTER_CHANNEL_OPTIONS, clientCredentials } from "./credentials.ts";
+import { createCsr } from "./csr.ts";
 import type { AuthorizableCall } from "./authorize.ts";
 
 function callWith(certPem: string): AuthorizableCall {
@@ -30,4 +36,34 @@ test("a verified certificate is remembered, but never trusted under another root
   assert.throws(() => authz.authorize(call, RpcPolicy.control), /not issued by this cluster's CA/);
   current = clusterA;
   assert.equal(authz.authorize(call, RpcPolicy.control).role, CertRole.MANAGER);
+});
+
+test("over a real connection, the certificate is read once per connection, not once per call", async () => {
+  const cluster = await newCluster();
+  const ca = await startCA(cluster);
+  const worker = await testNode(ca.backend, NodeRole.NODE_ROLE_WORKER);
+  const client = new grpc.Client(ca.addr, clientCredentials(worker), CLUSTER_CHANNEL_OPTIONS);
+  const original = TLSSocket.prototype.getPeerCertificate;
+  let reads = 0;
+  TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, ...args: [boolean?]) {
+    reads++;
+    return original.apply(this, args as [true]);
+  } as typeof original;
+  try {
+    const m = NodeCAService.renewNodeCertificate;
+    const renew = async (): Promise<void> => {
+      const csrPem = createCsr(await testKey());
+      await new Promise<void>((resolve, reject) => client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, { csrPem },
+        (err: grpc.ServiceError | null) => (err ? reject(err) : resolve())));
+    };
+    await renew();
+    const afterFirst = reads;
+    for (let i = 0; i < 5; i++) await renew();
+    assert.ok(afterFirst >= 1, "the first call read the certificate");
+    assert.equal(reads, afterFirst, "later calls on the same connection did not read it again");
+  } finally {
+    TLSSocket.prototype.getPeerCertificate = original;
+    client.close();
+    ca.close();
+  }
 });

@@ -5,6 +5,7 @@
  * with `authorizer.authorize(call, RpcPolicy.<service>)`.
  */
 import { X509Certificate } from "node:crypto";
+import { TLSSocket } from "node:tls";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { Cluster } from "../../proto/gen/objects.ts";
 import { CAError } from "./errors.ts";
@@ -53,10 +54,31 @@ interface Verified {
   identity: CertIdentity;
 }
 
+/**
+ * The TLS connection a grpc-js server call arrived on, found through grpc-js's call objects
+ * (call → intercepting calls → HTTP/2 stream → session → socket); undefined when grpc-js is
+ * built otherwise, and then every call reads the certificate again (correct, only slower).
+ * A test checks that this path is found, so a grpc-js upgrade that moves it is noticed.
+ */
+function connectionOf(call: AuthorizableCall): TLSSocket | undefined {
+  let c = (call as { call?: unknown }).call;
+  for (let depth = 0; depth < 4 && c; depth++) {
+    const socket = (c as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
+    if (socket instanceof TLSSocket) return socket;
+    c = (c as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
 /** Decides who calls and whether they may; see the file comment. */
 export class Authorizer {
   #root: { pem: string; cert: X509Certificate } | undefined;
   readonly #verified = new Map<string, Verified>();
+  /**
+   * Per connection, who its certificate named: a connection's certificate does not change, and
+   * reading it from the socket costs tens of microseconds per call.
+   */
+  readonly #byConnection = new WeakMap<TLSSocket, Verified>();
 
   constructor(private readonly trust: ClusterTrust) {}
 
@@ -70,19 +92,25 @@ export class Authorizer {
    * caller presented none, or one that this cluster's CA did not issue for this cluster.
    */
   peerIdentity(call: AuthorizableCall): CertIdentity {
+    const cluster = this.trust.cluster();
+    const rootPem = cluster.rootCa?.caCertPem ?? "";
+    const connection = connectionOf(call);
+    const seen = connection && this.#byConnection.get(connection);
+    if (seen && seen.rootPem === rootPem && seen.clusterId === cluster.id) return seen.identity;
     // grpc-js hands over the peer certificate only when the TLS handshake verified it against
     // the server's root: a missing, foreign or expired certificate all arrive as no certificate.
     const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
     if (!raw) {
       throw new CAError("UNAUTHENTICATED", `${call.getPath()} needs a valid certificate of this cluster; the caller presented none, or one that this cluster's CA did not issue or that has expired`);
     }
-    const cluster = this.trust.cluster();
-    const rootPem = cluster.rootCa?.caCertPem ?? "";
     // Expiry was checked by the TLS handshake; what is checked here depends only on the
     // certificate, the root and the cluster id, so a verification is valid while those match.
     const key = raw.toString("latin1");
     const known = this.#verified.get(key);
-    if (known && known.rootPem === rootPem && known.clusterId === cluster.id) return known.identity;
+    if (known && known.rootPem === rootPem && known.clusterId === cluster.id) {
+      if (connection) this.#byConnection.set(connection, known);
+      return known.identity;
+    }
     const root = this.#rootCert(rootPem);
     const cert = new X509Certificate(raw);
     if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) {
@@ -93,7 +121,9 @@ export class Authorizer {
       throw new CAError("UNAUTHENTICATED", `${call.getPath()}: the caller's certificate does not name a member of cluster ${cluster.id}`);
     }
     if (this.#verified.size >= VERIFIED_CACHE_LIMIT) this.#verified.clear();
-    this.#verified.set(key, { rootPem, clusterId: cluster.id, identity });
+    const verified = { rootPem, clusterId: cluster.id, identity };
+    this.#verified.set(key, verified);
+    if (connection) this.#byConnection.set(connection, verified);
     return identity;
   }
 
