@@ -112,7 +112,6 @@ class Peer {
     if (this.stream) return this.stream;
     if (Date.now() < this.retryAt) return undefined;
     const stream = this.getClient().stream((err: grpc.ServiceError | null) => {
-      if (process.env.SHOAL_DEBUG && err) console.error(`raft stream to ${this.addr} failed: ${err.message}`);
       if (this.stream === stream) {
         if (err) this.fail();
         else this.stream = undefined;
