@@ -31,36 +31,48 @@ function encodedObject(table: TableName, object: Stored): Uint8Array {
 /** Field 1 (`objects`) of StoreSnapshot, length-delimited: its tag byte on the wire. */
 const OBJECTS_FIELD_TAG = (1 << 3) | 2;
 
-/** Appends `n` as a protobuf varint. */
-function pushVarint(out: number[], n: number): void {
+/** Bytes of `n` as a protobuf varint. */
+function varintLength(n: number): number {
+  let len = 1;
   while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+    len++;
+  }
+  return len;
+}
+
+/** Writes `n` as a protobuf varint at `offset`; returns the offset after it. */
+function writeVarint(out: Uint8Array, offset: number, n: number): number {
+  while (n > 0x7f) {
+    out[offset++] = (n & 0x7f) | 0x80;
     n >>>= 7;
   }
-  out.push(n);
+  out[offset++] = n;
+  return offset;
 }
 
 /**
  * Encodes the whole state as a StoreSnapshot: the wire form of a repeated message field is each
- * element's tag, length and bytes one after another, so the cached encodings are concatenated.
+ * element's tag, length and bytes one after another, so the cached encodings are concatenated
+ * into one buffer sized beforehand.
  */
 export function encodeSnapshot(tables: Tables): Uint8Array {
-  const parts: Uint8Array[] = [];
+  const encoded: Uint8Array[] = [];
   let size = 0;
   for (const table of TABLE_NAMES) {
     for (const object of tables.sorted(table)) {
       const bytes = encodedObject(table, object);
-      const header: number[] = [OBJECTS_FIELD_TAG];
-      pushVarint(header, bytes.byteLength);
-      parts.push(Uint8Array.from(header), bytes);
-      size += header.length + bytes.byteLength;
+      encoded.push(bytes);
+      size += 1 + varintLength(bytes.byteLength) + bytes.byteLength;
     }
   }
   const out = new Uint8Array(size);
   let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
+  for (const bytes of encoded) {
+    out[offset++] = OBJECTS_FIELD_TAG;
+    offset = writeVarint(out, offset, bytes.byteLength);
+    out.set(bytes, offset);
+    offset += bytes.byteLength;
   }
   return out;
 }
