@@ -41,6 +41,12 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /** Index of the last entry that is persisted (the unstable entries and snapshot are not). */
+  stableLastIndex(): number {
+    if (this.unstable.snapshot) return this.storage.lastIndex();
+    return Math.min(this.lastIndex(), this.unstable.offset - 1);
+  }
+
   /** Term of the last entry. */
   lastTerm(): number {
     return this.term(this.lastIndex()) ?? 0;

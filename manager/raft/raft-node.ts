@@ -17,8 +17,8 @@ import type { LevelStorage } from "./level-storage.ts";
 import { Members } from "./members.ts";
 import { ProgressState } from "./progress.ts";
 import { StateType } from "./raft.ts";
-import { RawNode } from "./raw-node.ts";
-import type { Ready , SnapshotStatus } from "./raw-node.ts";
+import { canSendBeforePersist, RawNode } from "./raw-node.ts";
+import type { Ready, SnapshotStatus } from "./raw-node.ts";
 import type { Proposer, StateMachine } from "./state-machine.ts";
 
 /** What the node needs from the network. */
@@ -433,8 +433,13 @@ export class RaftNode<R> implements Proposer<R> {
     try {
       while (!this.stopped && this.node.hasReady()) {
         const rd = this.node.ready();
+        // The leader's appends go out while its own disk write runs (it counts its own entries
+        // only once persisted); every other message waits for the disk.
+        const early = rd.messages.filter(canSendBeforePersist);
+        if (this.transport && early.length > 0) this.transport.send(early);
         await this.opts.storage.save(rd);
-        if (this.transport && rd.messages.length > 0) this.transport.send(rd.messages);
+        const late = early.length > 0 ? rd.messages.filter((m) => !canSendBeforePersist(m)) : rd.messages;
+        if (this.transport && late.length > 0) this.transport.send(late);
         this.applyReady(rd);
         this.node.advance(rd);
         this.maybeSnapshot();

@@ -166,7 +166,8 @@ export class Raft {
     const last = this.raftLog.lastIndex();
     for (const [id, pr] of this.prs.progress) {
       pr.becomeProbe();
-      pr.match = id === this.id ? last : 0;
+      // Our own match is what is on our disk: entries not yet persisted do not count.
+      pr.match = id === this.id ? this.raftLog.stableLastIndex() : 0;
       pr.next = last + 1;
       pr.recentActive = id === this.id;
     }
@@ -341,9 +342,22 @@ export class Raft {
       e.index = ++li;
     }
     this.raftLog.append(es);
-    // The leader's own copy counts towards the majority: Ready persists it before sending.
-    this.prs.progress.get(this.id)?.maybeUpdate(this.raftLog.lastIndex());
-    this.maybeCommit();
+    // The leader's own copy counts towards the majority only once it is persisted (see
+    // `onPersisted`), so the application may send appends to followers while it writes them.
+  }
+
+  /**
+   * The application persisted the log up to `stableLast` (RawNode.advance calls this). On the
+   * leader, its own copy now counts towards the majority, and the commit index may move.
+   */
+  onPersisted(stableLast: number): void {
+    if (this.state !== StateType.LEADER) return;
+    const self = this.prs.progress.get(this.id);
+    if (!self || !self.maybeUpdate(stableLast)) return;
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      this.bcastAppend();
+    }
   }
 
   /**

@@ -27,6 +27,17 @@ export interface SoftState {
   raftState: StateType;
 }
 
+/**
+ * Whether a message may be sent before the Ready it came in is persisted: a leader's appends,
+ * heartbeats, snapshots and transfer orders promise nothing about its own disk (thesis §10.2.1),
+ * since the leader counts its own entries only once persisted. Every other message (votes,
+ * acknowledgements) must wait for the disk.
+ */
+export function canSendBeforePersist(m: Message): boolean {
+  return m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT ||
+    m.type === MessageType.MSG_SNAP || m.type === MessageType.MSG_TIMEOUT_NOW;
+}
+
 /** A batch of work for the application, in the order the file comment says. */
 export interface Ready {
   /** Set when the soft state changed since the last Ready. */
@@ -240,6 +251,7 @@ export class RawNode {
     if (rd.committedEntries.length > 0) {
       log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
     }
+    this.raft.onPersisted(log.stableLastIndex());
   }
 
   /** This node's view of itself and, on the leader, of every member. */

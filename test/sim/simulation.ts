@@ -18,7 +18,7 @@ import type { ConfChange, ConfState, Message } from "../../proto/gen/raft.ts";
 import { ConfChangeCodec, ConfChangeType, EntryType, MessageCodec, MessageType } from "../../proto/gen/raft.ts";
 import { RaftError } from "../../manager/raft/errors.ts";
 import { StateType } from "../../manager/raft/raft.ts";
-import { RawNode, SnapshotStatus } from "../../manager/raft/raw-node.ts";
+import { canSendBeforePersist, RawNode, SnapshotStatus } from "../../manager/raft/raw-node.ts";
 import { MemoryStorage } from "../../manager/raft/storage.ts";
 import type { BugName } from "./bugs.ts";
 import { makeRaft } from "./bugs.ts";
@@ -257,6 +257,15 @@ export class Simulation {
     // A crashed incarnation does nothing more; its successor starts from the disk.
     while (this.live.get(sn.id) === sn && sn.node.hasReady()) {
       const rd = sn.node.ready();
+      // A leader's appends and heartbeats go out while it persists (thesis §10.2.1), as the
+      // managers do; everything else waits for the disk.
+      const early = rd.messages.filter(canSendBeforePersist);
+      for (const m of early) this.send(m);
+      // Nemesis: the leader dies after sending, before its own disk has the entries.
+      if (early.length > 0 && rd.entries.length > 0 && this.faulty && this.profile.nemesis && this.rng.chance(0.05)) {
+        this.crash(sn.id, this.rng.pick([1, 3, 20]));
+        return;
+      }
       const snapIndex = rd.snapshot?.metadata!.index;
       this.checker.onPersist(sn.id, snapIndex, rd.entries);
       if (rd.snapshot) sn.disk.applySnapshot(rd.snapshot);
@@ -278,7 +287,7 @@ export class Simulation {
         this.checker.onLeader(sn.id, sn.node.raft.term);
         this.onNewLeader(sn.id);
       }
-      for (const m of rd.messages) this.send(m);
+      for (const m of rd.messages) if (!canSendBeforePersist(m)) this.send(m);
       if (rd.snapshot) {
         sn.kv = KvMachine.restore(rd.snapshot.data);
         sn.lastSnapshotIndex = snapIndex!;
