@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseDaemonFlags, UsageError } from "./flags.ts";
+import { DEFAULT_DATA_DIR, parseDaemonFlags, UsageError } from "./flags.ts";
 
 test("shoald's three modes parse: init, join, restart (with or without forcing a new cluster)", () => {
   assert.deepEqual(parseDaemonFlags(["--data-dir", "/d", "--listen-addr", "10.0.0.1:4242", "--init"]),
@@ -12,6 +12,8 @@ test("shoald's three modes parse: init, join, restart (with or without forcing a
   assert.equal(join.hostname, "w1");
   assert.deepEqual(parseDaemonFlags(["--data-dir", "/d"]).mode, { kind: "restart", forceNewCluster: false });
   assert.deepEqual(parseDaemonFlags(["--data-dir", "/d", "--force-new-cluster"]).mode, { kind: "restart", forceNewCluster: true });
+  // Without --data-dir, the default one (where the CLI looks for the socket).
+  assert.deepEqual(parseDaemonFlags([]), { dataDir: DEFAULT_DATA_DIR, listenAddr: undefined, advertiseAddr: undefined, hostname: undefined, mode: { kind: "restart", forceNewCluster: false } });
 });
 
 test("bad command lines are refused with what was wrong, and the usage", () => {
@@ -23,7 +25,6 @@ test("bad command lines are refused with what was wrong, and the usage", () => {
       return true;
     });
   };
-  refused([], /--data-dir is required/);
   refused(["--data-dir", "/d", "--init"], /--init needs --listen-addr/);
   refused(["--data-dir", "/d", "--listen-addr", "1.2.3.4"], /--listen-addr must be HOST:PORT/);
   refused(["--data-dir", "/d", "--listen-addr", "1.2.3.4:0", "--init"], /port from 1 to 65535, got "1.2.3.4:0"/);

@@ -26,12 +26,16 @@ export interface DaemonFlags {
   mode: DaemonMode;
 }
 
+/** Where a node keeps its state unless told otherwise (the `shoal` CLI looks for its socket there). */
+export const DEFAULT_DATA_DIR = "/var/lib/shoal";
+
 /** Usage text, printed with every usage error. */
 export const SHOALD_USAGE = `usage:
-  shoald --data-dir DIR --listen-addr HOST:PORT [--advertise-addr HOST:PORT] --init
-  shoald --data-dir DIR --listen-addr HOST:PORT [--advertise-addr HOST:PORT] --join-addr HOST:PORT --join-token TOKEN
-  shoald --data-dir DIR [--force-new-cluster]
+  shoald [--data-dir DIR] --listen-addr HOST:PORT [--advertise-addr HOST:PORT] --init
+  shoald [--data-dir DIR] --listen-addr HOST:PORT [--advertise-addr HOST:PORT] --join-addr HOST:PORT --join-token TOKEN
+  shoald [--data-dir DIR] [--force-new-cluster]
 options:
+  --data-dir DIR    where the node keeps its state (default: ${DEFAULT_DATA_DIR})
   --hostname NAME   the hostname this node reports (default: the machine's)`;
 
 /** A command line that cannot be used; the message says what was wrong. */
@@ -71,8 +75,7 @@ export function parseDaemonFlags(argv: string[]): DaemonFlags {
       throw new UsageError(`unknown argument "${arg}"`);
     }
   }
-  const dataDir = values.get("--data-dir");
-  if (!dataDir) throw new UsageError("--data-dir is required");
+  const dataDir = values.get("--data-dir") ?? DEFAULT_DATA_DIR;
   const listenAddr = values.has("--listen-addr") ? parseHostPort("--listen-addr", values.get("--listen-addr")!) : undefined;
   const advertiseAddr = values.has("--advertise-addr") ? parseHostPort("--advertise-addr", values.get("--advertise-addr")!) : undefined;
   const joinAddr = values.has("--join-addr") ? parseHostPort("--join-addr", values.get("--join-addr")!) : undefined;
