@@ -80,7 +80,7 @@ test("one change at a time: a second change is refused until the first is applie
   c.hold = [];
   c.get(1).node.proposeConfChange(addLearner(4));
   const message = refusal(() => c.get(1).node.proposeConfChange(addLearner(5)));
-  assert.match(message, /another membership change \(entry \d+\) is not applied yet/);
+  assert.match(message, /the previous membership change, or this leader's first entry of its term \(entry \d+\), is not applied yet/);
   c.hold = undefined;
 });
 

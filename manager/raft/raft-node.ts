@@ -387,9 +387,15 @@ export class RaftNode<R> implements Proposer<R> {
     await this.changeMembership({ type: ConfChangeType.CONF_CHANGE_REMOVE_NODE, nodeId: raftId, context: new Uint8Array() });
   }
 
-  private changeMembership(cc: ConfChange): Promise<void> {
+  private async changeMembership(cc: ConfChange): Promise<void> {
     if (this.pendingConf) {
-      return Promise.reject(new RaftError(RaftErrorCode.CONF_CHANGE_REFUSED, "another membership change is in progress", this.leader));
+      throw new RaftError(RaftErrorCode.CONF_CHANGE_REFUSED, "another membership change is in progress", this.leader);
+    }
+    // A leader takes no change before its first entry of the term is applied (raft.ts), nor
+    // while an earlier change is unapplied: wait for that (briefly) rather than refuse.
+    const deadline = Date.now() + 2 * this.opts.electionTick * this.opts.tickMs;
+    while (this.isLeader && this.node.raft.pendingConfIndex > this.node.raft.raftLog.applied && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, this.opts.tickMs / 4));
     }
     return new Promise<void>((resolve, reject) => {
       try {

@@ -411,7 +411,7 @@ export class Raft {
       voteMsg = MessageType.MSG_VOTE;
       term = this.term;
     }
-    if (this.poll(this.id, voteRespType(voteMsg), true) === VoteResult.WON) {
+    if (this.poll(this.id, true) === VoteResult.WON) {
       // A single voter wins at once.
       if (t === CampaignType.PRE_ELECTION) this.campaign(CampaignType.ELECTION);
       else this.becomeLeader();
@@ -426,7 +426,7 @@ export class Raft {
     }
   }
 
-  private poll(id: number, _t: MessageType, granted: boolean): VoteResult {
+  private poll(id: number, granted: boolean): VoteResult {
     this.prs.recordVote(id, granted);
     return this.prs.tallyVotes().result;
   }
@@ -590,7 +590,7 @@ export class Raft {
   /** Why a configuration change entry may not be proposed now, or undefined if it may. */
   private confChangeRefusal(e: Entry): string | undefined {
     if (this.pendingConfIndex > this.raftLog.applied) {
-      return `another membership change (entry ${this.pendingConfIndex}) is not applied yet (applied ${this.raftLog.applied})`;
+      return `the previous membership change, or this leader's first entry of its term (entry ${this.pendingConfIndex}), is not applied yet (applied ${this.raftLog.applied}); retry shortly`;
     }
     const cc = ConfChangeCodec.decode(e.data);
     return validateConfChange(this.prs.confState(), cc);
@@ -710,7 +710,7 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case myVoteResp: {
-        const result = this.poll(m.from, m.type, !m.reject);
+        const result = this.poll(m.from, !m.reject);
         if (result === VoteResult.WON) {
           if (this.state === StateType.PRE_CANDIDATE) {
             this.campaign(CampaignType.ELECTION);
