@@ -6,7 +6,8 @@
 import { makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import type { CallOptions, ClientUnaryCall, ServiceClientConstructor, ServiceError } from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
-import type { IssueOperatorCertificateRequest, IssueOperatorCertificateResponse, ListNodesResponse, RemoveNodeRequest, UpdateClusterRequest, UpdateNodeRequest } from "../../proto/gen/control.ts";
+import type { IssueOperatorCertificateRequest, IssueOperatorCertificateResponse } from "../../proto/gen/ca.ts";
+import type { ListNodesResponse, RemoveNodeRequest, UpdateClusterRequest, UpdateNodeRequest } from "../../proto/gen/control.ts";
 import type { Cluster, Config, Node } from "../../proto/gen/objects.ts";
 import type { ConfigSpec, NodeRole } from "../../proto/gen/specs.ts";
 import type { Endpoint } from "./connection.ts";

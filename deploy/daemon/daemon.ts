@@ -18,14 +18,12 @@ import {
   CertificateRenewer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createRootCA, DEFAULT_NODE_CERT_VALIDITY_MS,
   issueKeyAndCertificate, joinCluster, NodeCAService, newId, serverCredentials, TlsIdentity,
 } from "../../manager/ca/index.ts";
-import { RaftNode } from "../../manager/raft/raft-node.ts";
 import { forceNewCluster } from "../../manager/raft/force-new-cluster.ts";
-import { MemoryStore } from "../../manager/store/index.ts";
 import type { DaemonFlags } from "./flags.ts";
 import { UsageError } from "./flags.ts";
 import { faultHookFromEnv } from "./file-faults.ts";
 import type { FileFaultHook } from "./file-faults.ts";
-import { ManagerRuntime, newNode } from "./manager-runtime.ts";
+import { ManagerRuntime, newNode, scratchStore } from "./manager-runtime.ts";
 import { dataPaths, readCertificates, readNodeState, writeCertificates, writeNodeState } from "./node-state.ts";
 import type { NodeState as LocalState } from "./node-state.ts";
 import { Session } from "./session.ts";
@@ -126,9 +124,7 @@ export class Daemon {
     const state: LocalState = { nodeId, clusterId, role: "manager", raftId, listenAddr, advertiseAddr, managers: [advertiseAddr], hostname: flags.hostname };
     const [server, localServer, tcpBoard, localBoard] = await Daemon.servers(flags, listenAddr, identity);
     const d = new Daemon(flags, state, identity, server, localServer, tcpBoard, localBoard, tuning, log);
-    await d.startManager(async (storage) => {
-      await RaftNode.bootstrap(storage, { raftId, nodeId, addr: advertiseAddr }, scratchStore());
-    });
+    await d.startManager({ raftId, nodeId, addr: advertiseAddr });
     const m = d.manager!;
     await waitUntil("this manager to lead the new cluster", () => m.raft.isLeader, 10_000);
     await m.store.update((tx) => {
@@ -199,13 +195,13 @@ export class Daemon {
     return this.manager;
   }
 
-  private async startManager(bootstrap?: Parameters<typeof ManagerRuntime.start>[1], peers?: RaftMember[]): Promise<void> {
+  private async startManager(bootstrapAs?: RaftMember, peers?: RaftMember[]): Promise<void> {
     const m = await ManagerRuntime.start({
       nodeId: this.state.nodeId, raftId: this.state.raftId!, advertiseAddr: this.state.advertiseAddr,
       raftDir: dataPaths(this.flags.dataDir).raft, identity: this.identity, peers,
       tickMs: this.tuning.tickMs, heartbeatPeriodMs: this.tuning.heartbeatPeriodMs, faults: this.tuning.faults,
       snapshotInterval: this.tuning.snapshotInterval,
-    }, bootstrap);
+    }, bootstrapAs);
     this.manager = m;
     const services = m.services();
     this.tcpBoard.install(services.tcp);
@@ -302,11 +298,6 @@ export class Daemon {
     this.localServer.forceShutdown();
     rmSync(dataPaths(this.flags.dataDir).socket, { force: true });
   }
-}
-
-/** A store that is only read and restored, never written through Raft. */
-function scratchStore(): MemoryStore {
-  return new MemoryStore({ proposer: { propose: () => Promise.reject(new Error("a scratch store does not propose")) } });
 }
 
 /** A random raft id: 48 bits, safe as a JS number, never 0. */

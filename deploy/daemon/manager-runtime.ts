@@ -13,8 +13,8 @@ import { ControlService } from "../../proto/gen/control.ts";
 import { DispatcherService } from "../../proto/gen/dispatcher.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import {
-  Authorizer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createNodeCAService, DEFAULT_NODE_CERT_VALIDITY_MS,
-  issueCertificate, NodeCAService, RpcPolicy,
+  Authorizer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createNodeCAService, NodeCAService, RpcPolicy,
+  signForCluster,
 } from "../../manager/ca/index.ts";
 import type { CABackend, CertIdentity, NodeRegistration, TlsIdentity } from "../../manager/ca/index.ts";
 import { createControlService } from "../../manager/controlapi/server.ts";
@@ -100,10 +100,13 @@ export class ManagerRuntime {
     raft.onLeadershipChange((leading) => (leading ? this.startLeading() : this.stopLeading()));
   }
 
-  /** Opens the manager's storage (bootstrapping it with `bootstrap` when given) and starts it. */
-  static async start(opts: ManagerRuntimeOptions, bootstrap?: (storage: LevelStorage, store: MemoryStore) => Promise<void>): Promise<ManagerRuntime> {
+  /**
+   * Opens the manager's storage and starts it. With `bootstrapAs`, the storage (empty) first
+   * becomes a new cluster whose only member is that one.
+   */
+  static async start(opts: ManagerRuntimeOptions, bootstrapAs?: RaftMember): Promise<ManagerRuntime> {
     const storage = await LevelStorage.open(opts.raftDir);
-    if (bootstrap) await bootstrap(storage, new MemoryStore({ proposer: { propose: () => Promise.reject(new Error("bootstrap")) } }));
+    if (bootstrapAs) await RaftNode.bootstrap(storage, bootstrapAs, scratchStore());
     const m = new ManagerRuntime(opts, storage);
     m.raft.start();
     return m;
@@ -177,9 +180,7 @@ export class ManagerRuntime {
       authorize,
       signOperatorCertificate: (csrPem, name) => {
         const c = this.caBackend().cluster();
-        const certPem = issueCertificate(c.rootCa!, csrPem, { role: CertRole.OPERATOR, operator: name || "operator", clusterId: c.id },
-          c.spec?.caConfig?.nodeCertExpiryMs || DEFAULT_NODE_CERT_VALIDITY_MS);
-        return { certPem, caCertPem: c.rootCa!.caCertPem };
+        return signForCluster(c, csrPem, { role: CertRole.OPERATOR, operator: name || "operator", clusterId: c.id });
       },
     });
     return {
@@ -261,6 +262,11 @@ export class ManagerRuntime {
     this.forwarder.close();
     await this.storage.close();
   }
+}
+
+/** A store that is only read and restored, never written through Raft (bootstrap, recovery). */
+export function scratchStore(): MemoryStore {
+  return new MemoryStore({ proposer: { propose: () => Promise.reject(new Error("a scratch store does not propose")) } });
 }
 
 /** A Node object for a node that just joined (or the first manager). */

@@ -18,7 +18,7 @@ export { generateKeyPem } from "./keys.ts";
 export { CertificateRenewer, renewalRetryDelay, renewalTime, systemClock } from "./renewal.ts";
 export type { Clock, RenewerOptions } from "./renewal.ts";
 export { clusterIdOfCA, createRootCA } from "./root-ca.ts";
-export { createNodeCAService } from "./service.ts";
+export { createNodeCAService, signForCluster } from "./service.ts";
 export type { CABackend, NodeCAHandlers, NodeRegistration } from "./service.ts";
 export { DEFAULT_NODE_CERT_VALIDITY_MS, issueCertificate, issueKeyAndCertificate } from "./signer.ts";
 export type { SigningCA, TlsBundle } from "./signer.ts";

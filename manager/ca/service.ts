@@ -83,7 +83,7 @@ function validityOf(cluster: Cluster): number {
 }
 
 /** Signs `csrPem` for `identity` with the cluster's CA, for the cluster's certificate validity. */
-function sign(cluster: Cluster, csrPem: string, identity: CertIdentity): { certPem: string; caCertPem: string } {
+export function signForCluster(cluster: Cluster, csrPem: string, identity: CertIdentity): { certPem: string; caCertPem: string } {
   const rootCa = rootCaOf(cluster);
   return { certPem: issueCertificate(rootCa, csrPem, identity, validityOf(cluster)), caCertPem: rootCa.caCertPem };
 }
@@ -99,7 +99,7 @@ export function createNodeCAService(backend: CABackend): NodeCAHandlers {
       const role = roleForJoinToken(rootCaOf(cluster), request.token);
       const nodeId = newId();
       // Signed before the node is recorded: a bad CSR leaves no node behind.
-      const signed = sign(cluster, request.csrPem, { role: certRoleOf(role), nodeId, clusterId: cluster.id });
+      const signed = signForCluster(cluster, request.csrPem, { role: certRoleOf(role), nodeId, clusterId: cluster.id });
       await backend.registerNode({ nodeId, role, description: request.description });
       return { nodeId, role, ...signed };
     }),
@@ -109,13 +109,13 @@ export function createNodeCAService(backend: CABackend): NodeCAHandlers {
       const role = backend.nodeRole(nodeId);
       if (role === undefined) throw new CAError("NOT_READY", `node ${nodeId} is not known to this cluster`);
       const cluster = backend.cluster();
-      return { role, ...sign(cluster, call.request.csrPem, { role: certRoleOf(role), nodeId, clusterId: cluster.id }) };
+      return { role, ...signForCluster(cluster, call.request.csrPem, { role: certRoleOf(role), nodeId, clusterId: cluster.id }) };
     }),
 
     issueOperatorCertificate: unary((call) => {
       authorizer.authorize(call, RpcPolicy.issueOperatorCertificate);
       const cluster = backend.cluster();
-      return sign(cluster, call.request.csrPem, { role: CertRole.OPERATOR, operator: call.request.name, clusterId: cluster.id });
+      return signForCluster(cluster, call.request.csrPem, { role: CertRole.OPERATOR, operator: call.request.name, clusterId: cluster.id });
     }),
   };
 }

@@ -10,9 +10,10 @@
 import * as grpc from "@grpc/grpc-js";
 import type { ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
+import type { IssueOperatorCertificateRequest, IssueOperatorCertificateResponse } from "../../proto/gen/ca.ts";
 import type {
   CreateConfigRequest, CreateConfigResponse, GetClusterResponse, GetConfigRequest, GetConfigResponse, GetNodeRequest,
-  GetNodeResponse, IssueOperatorCertificateRequest, IssueOperatorCertificateResponse, ListConfigsResponse, ListNodesRequest,
+  GetNodeResponse, ListConfigsResponse, ListNodesRequest,
   ListNodesResponse, RemoveConfigRequest, RemoveConfigResponse, RemoveNodeRequest, RemoveNodeResponse, UpdateClusterRequest,
   UpdateClusterResponse, UpdateNodeRequest, UpdateNodeResponse,
 } from "../../proto/gen/control.ts";

@@ -43,24 +43,48 @@ interface Manager {
   storage: LevelStorage;
 }
 
-async function listen(server: grpc.Server): Promise<string> {
+/** An address on 127.0.0.1 that was free a moment ago. */
+async function freeAddr(): Promise<string> {
+  const server = new grpc.Server();
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  server.forceShutdown();
   return `127.0.0.1:${port}`;
 }
 
-async function startManager(raftId: number, dir: string, opts: { bootstrap?: boolean; snapshotInterval?: number } = {}): Promise<Manager> {
+interface ManagerOptions {
+  raftId: number;
+  dir: string;
+  addr: string;
+  /** Make the storage a new cluster whose only member is this manager. */
+  bootstrap?: boolean;
+  snapshotInterval?: number;
+  /** For a joiner with empty storage: the members the leader named. */
+  peers?: RaftMember[];
+}
+
+/** Starts a manager (Raft node, gRPC transport and server) from `dir`, listening on `addr`. */
+async function startManager(o: ManagerOptions): Promise<Manager> {
+  const { raftId, dir, addr } = o;
   const storage = await LevelStorage.open(join(dir, "raft"));
   const machine = new ListMachine();
+  if (o.bootstrap) await RaftNode.bootstrap(storage, { raftId, nodeId: `node-${raftId}`, addr }, machine);
   const server = new grpc.Server();
-  const addr = await listen(server);
-  if (opts.bootstrap) await RaftNode.bootstrap(storage, { raftId, nodeId: `node-${raftId}`, addr }, machine);
-  const node = new RaftNode<number>({ raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: opts.snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5 });
+  await new Promise<number>((resolve, reject) =>
+    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const node = new RaftNode<number>({
+    raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: o.snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5, peers: o.peers,
+  });
   const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
   node.setTransport(transport);
   server.addService(RaftService, transport.serviceImplementation(() => {}));
   node.start();
   return { raftId, dir, addr, node, machine, server, transport, storage };
+}
+
+/** Restarts a stopped manager from its directory. */
+function restartManager(m: Manager, snapshotInterval?: number): Promise<Manager> {
+  return startManager({ raftId: m.raftId, dir: m.dir, addr: m.addr, snapshotInterval });
 }
 
 async function stopManager(m: Manager): Promise<void> {
@@ -85,42 +109,20 @@ async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<vo
 }
 
 async function threeManagers(snapshotInterval?: number): Promise<Manager[]> {
-  const first = await startManager(1, tempDir(), { bootstrap: true, snapshotInterval });
+  const first = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval });
   await waitFor("the first manager to lead", () => first.node.isLeader);
   const ms = [first];
   for (let i = 0; i < 2; i++) {
-    const dir = tempDir();
-    // The joiner's raft id comes from the leader; its address is needed before it listens, so
-    // it starts its server first, then asks to be added.
-    const storage = await LevelStorage.open(join(dir, "raft"));
-    await storage.close();
-    const server = new grpc.Server();
-    const addr = await listen(server);
-    server.forceShutdown();
+    // The joiner's raft id comes from the leader, which needs its address first.
+    const addr = await freeAddr();
     const raftId = await first.node.addLearner(`node-joiner-${i}`, addr);
-    const m = await startManagerAt(raftId, dir, addr, snapshotInterval, first.node.members.list());
-    ms.push(m);
+    ms.push(await startManager({ raftId, dir: tempDir(), addr, snapshotInterval, peers: first.node.members.list() }));
   }
   await waitFor("both joiners to become voters", () => {
-    if (process.env.DEBUG_RAFT) console.log(JSON.stringify([...(first.node.node.status().progress ?? [])]), first.node.node.status().confState);
     void first.node.promoteCaughtUpLearners().catch(() => {});
     return first.node.node.status().confState.voters.length === 3;
   });
   return ms;
-}
-
-async function startManagerAt(raftId: number, dir: string, addr: string, snapshotInterval?: number, peers?: RaftMember[]): Promise<Manager> {
-  const storage = await LevelStorage.open(join(dir, "raft"));
-  const machine = new ListMachine();
-  const server = new grpc.Server();
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  const node = new RaftNode<number>({ raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5, peers });
-  const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
-  node.setTransport(transport);
-  server.addService(RaftService, transport.serviceImplementation(() => {}));
-  node.start();
-  return { raftId, dir, addr, node, machine, server, transport, storage };
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -138,7 +140,7 @@ test("three managers over gRPC: writes commit on all, survive the leader's loss 
     const next = rest.find((m) => m.node.isLeader)!;
     await next.node.propose(enc("d"));
     // Restart the old leader from its disk: it comes back as a follower with everything.
-    const back = await startManagerAt(leader.raftId, leader.dir, leader.addr);
+    const back = await restartManager(leader);
     ms[ms.indexOf(leader)] = back;
     await waitFor("the restarted manager to catch up", () => back.machine.items.join() === "a,b,c,d");
     assert.equal(back.node.isLeader, false);
@@ -173,7 +175,7 @@ test("a manager far behind catches up from a snapshot streamed in chunks, larger
     const big = "z".repeat(512 * 1024);
     for (let i = 0; i < 24; i++) await leader.node.propose(enc(`${i}:${big}`)); // ~12 MB of state
     assert.ok(leader.storage.firstIndex() > 5, `the leader compacted its log (first index ${leader.storage.firstIndex()}, last ${leader.storage.lastIndex()}, applied ${leader.node.node.raft.raftLog.applied})`);
-    const back = await startManagerAt(lagging.raftId, lagging.dir, lagging.addr, 20);
+    const back = await restartManager(lagging, 20);
     ms[ms.indexOf(lagging)] = back;
     await waitFor("the lagging manager to install the snapshot", () => back.machine.items.length === 24, 10_000);
     assert.ok(back.storage.snapshot().data.byteLength > 4 * 1024 * 1024);
