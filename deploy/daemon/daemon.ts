@@ -267,7 +267,7 @@ export class Daemon {
       if (want === "manager") {
         await this.joinRaft(this.state.managers[0]!);
         this.log(`promoted: node ${this.state.nodeId} is now a manager`);
-      } else if (demoted) {
+      } else {
         await this.stopManager();
         this.state = { ...this.state, role: "worker", raftId: undefined };
         this.log(`demoted: node ${this.state.nodeId} is now a worker`);

@@ -16,7 +16,7 @@ import { ConfChangeCodec, EntryType, MessageType } from "../../proto/gen/raft.ts
 import type { Config } from "./config.ts";
 import { RaftError, RaftErrorCode } from "./errors.ts";
 import type { ProgressState } from "./progress.ts";
-import { message, NONE, Raft, StateType } from "./raft.ts";
+import { message, Raft, StateType } from "./raft.ts";
 import type { ReadState } from "./read-only.ts";
 
 /** State that changes often and need not be persisted: who leads, and our role. */
@@ -277,7 +277,7 @@ export class RawNode {
 
   /** The leader this node knows of (0 when none). */
   get leader(): number {
-    return this.raft.lead === NONE ? 0 : this.raft.lead;
+    return this.raft.lead;
   }
 }
 
