@@ -247,14 +247,12 @@ export class RaftNode<R> implements Proposer<R> {
     const key = idKey(id);
     return new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(key);
-        reject(new RaftError(RaftErrorCode.PROPOSAL_DROPPED, `the write was not committed within ${this.opts.proposalTimeoutMs} ms; it may or may not be applied later`, this.leader));
+        this.takePending(key)?.reject(new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
+          `the write was not committed within ${this.opts.proposalTimeoutMs} ms; it may or may not be applied later`, this.leader));
       }, this.opts.proposalTimeoutMs);
       this.pending.set(key, { resolve, reject, timer });
       signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        this.pending.delete(key);
-        reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+        this.takePending(key)?.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       }, { once: true });
       this.queued.push({ framed, key });
       this.kick();
@@ -274,13 +272,7 @@ export class RaftNode<R> implements Proposer<R> {
     try {
       this.node.proposeBatch(batch.map((p) => p.framed));
     } catch (err) {
-      for (const { key } of batch) {
-        const waiting = this.pending.get(key);
-        if (!waiting) continue;
-        clearTimeout(waiting.timer);
-        this.pending.delete(key);
-        waiting.reject(err as Error);
-      }
+      for (const { key } of batch) this.takePending(key)?.reject(err as Error);
     }
   }
 
@@ -493,13 +485,16 @@ export class RaftNode<R> implements Proposer<R> {
     }
     if (e.data.byteLength < PROPOSAL_ID_BYTES) return; // a leader's no-op
     const result = this.opts.stateMachine.apply(e.index, e.data.subarray(PROPOSAL_ID_BYTES));
-    const key = idKey(e.data.subarray(0, PROPOSAL_ID_BYTES));
-    const waiting = this.pending.get(key);
-    if (waiting) {
-      this.pending.delete(key);
-      clearTimeout(waiting.timer);
-      waiting.resolve(result);
-    }
+    this.takePending(idKey(e.data.subarray(0, PROPOSAL_ID_BYTES)))?.resolve(result);
+  }
+
+  /** Removes a waiting proposal (stopping its timer) so that it is settled exactly once. */
+  private takePending(key: string): PendingProposal<R> | undefined {
+    const p = this.pending.get(key);
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.pending.delete(key);
+    return p;
   }
 
   /**
@@ -527,11 +522,7 @@ export class RaftNode<R> implements Proposer<R> {
   }
 
   private failPending(err: Error): void {
-    for (const [key, p] of this.pending) {
-      clearTimeout(p.timer);
-      this.pending.delete(key);
-      p.reject(err);
-    }
+    for (const key of [...this.pending.keys()]) this.takePending(key)?.reject(err);
     const conf = this.pendingConf;
     this.pendingConf = undefined;
     conf?.reject(err);
