@@ -62,7 +62,11 @@ export async function createContainer(conmon: string, runc: Runc, paths: Contain
     "-l", `k8s-file:${paths.log}`, "--log-size-max", String(logMaxBytes),
     "--log-level", "error", "--no-new-keyring",
   ];
-  const child = spawn(conmon, args, { stdio: ["ignore", "ignore", "pipe", "pipe"], env: { ...process.env, _OCI_SYNCPIPE: String(SYNC_FD) }, detached: true });
+  // conmon writes an `oom` marker into its working directory (as well as --persist-dir) when the
+  // container is OOM-killed: run it in the container's own directory, not the agent's.
+  const child = spawn(conmon, args, {
+    stdio: ["ignore", "ignore", "pipe", "pipe"], env: { ...process.env, _OCI_SYNCPIPE: String(SYNC_FD) }, detached: true, cwd: paths.dir,
+  });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const spawned = new Promise<void>((resolve, reject) => {
