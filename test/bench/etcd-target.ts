@@ -150,6 +150,7 @@ export async function startEtcd(): Promise<Target> {
           (err) => (err ? reject(err) : resolve()));
       });
     },
+    pids: () => members.map((m) => m.proc.pid).filter((pid) => pid !== undefined),
     close,
   };
 }

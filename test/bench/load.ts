@@ -2,8 +2,10 @@
  * A closed-loop load generator: N writers, each sending its next write as soon as the previous
  * one answered, for a warm-up and then a measured period, bounded in time and in count; it stops
  * by itself. The same generator drives every system compared, so the figures differ only by the
- * system behind `write`.
+ * system behind `write`. Besides throughput and latency it reports CPU time per write, of the
+ * system's processes and of the client, read from /proc (Linux).
  */
+import { readFileSync } from "node:fs";
 
 /** A system the generator writes to. */
 export interface Target {
@@ -13,6 +15,8 @@ export interface Target {
   write(run: string, seq: number, value: Uint8Array): Promise<void>;
   /** Stops everything it started and removes its data. */
   close(): Promise<void>;
+  /** The processes of the system (not the client), whose CPU time is counted per write. */
+  pids(): number[];
 }
 
 /** How one level of load runs. */
@@ -27,6 +31,8 @@ export interface LoadOptions {
   maxWrites: number;
   /** One write; `seq` is unique within the run. Rejects when the write failed. */
   write: (seq: number) => Promise<void>;
+  /** The processes of the system under load, whose CPU time over the measured period is reported. */
+  serverPids?: () => number[];
 }
 
 /** What one level measured: writes that completed within the measured period. */
@@ -39,6 +45,31 @@ export interface LoadResult {
   errors: number;
   /** The first failure's message, to say why when there were errors. */
   firstError?: string;
+  /** CPU time (user + system, all threads) of the system's processes per completed write, in µs. */
+  serverCpuUsPerWrite?: number;
+  /** CPU time of this process (the client and the generator) per completed write, in µs. */
+  clientCpuUsPerWrite: number;
+}
+
+/** Microseconds of CPU (user + system, every thread) a process has used, from /proc; 0 when it is gone. */
+function processCpuUs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces) start at the state, field 3; utime and stime are 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND) * 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/** The kernel's clock ticks per second for /proc times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time used so far by `pids` and by this process. */
+function cpuNow(pids: number[]): { server: number; client: number } {
+  const own = process.cpuUsage();
+  return { server: pids.reduce((sum, pid) => sum + processCpuUs(pid), 0), client: own.user + own.system };
 }
 
 /** The `q` quantile (0..1) of sorted `values`, nearest rank. */
@@ -61,6 +92,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let firstError: string | undefined;
   let seq = 0;
+  const pids = o.serverPids?.() ?? [];
+  let cpuAtStart = cpuNow(pids);
+  const startCpuClock = setTimeout(() => void (cpuAtStart = cpuNow(pids)), o.warmupMs);
   const writer = async (): Promise<void> => {
     while (performance.now() < end && seq < o.maxWrites) {
       const t0 = performance.now();
@@ -80,6 +114,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: o.writers }, writer));
+  clearTimeout(startCpuClock);
+  const cpuAtEnd = cpuNow(pids);
+  const perWrite = (us: number): number => Math.round(us / Math.max(1, latencies.length));
   latencies.sort((a, b) => a - b);
   const measuredMs = Math.min(end, performance.now()) - measureFrom;
   return {
@@ -88,6 +125,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50ms: round2(quantile(latencies, 0.5)),
     p99ms: round2(quantile(latencies, 0.99)),
     errors,
+    ...(o.serverPids ? { serverCpuUsPerWrite: perWrite(cpuAtEnd.server - cpuAtStart.server) } : {}),
+    clientCpuUsPerWrite: perWrite(cpuAtEnd.client - cpuAtStart.client),
     ...(firstError === undefined ? {} : { firstError }),
   };
 }

@@ -39,7 +39,7 @@ async function measure(target: Target): Promise<Map<number, LoadResult>> {
     for (const writers of LEVELS) {
       const result = await runLoad({
         writers, warmupMs: WARMUP_MS, durationMs: MEASURE_MS, maxWrites: MAX_WRITES_PER_LEVEL,
-        write: (seq) => target.write(`w${writers}`, seq, value),
+        write: (seq) => target.write(`w${writers}`, seq, value), serverPids: () => target.pids(),
       });
       results.set(writers, result);
       console.log(JSON.stringify({ system: target.system, ...result }));
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     const e = etcd.get(writers)!;
     console.log(JSON.stringify({
       system: "shoal/etcd", writers, throughputRatio: ratio(s.writesPerSec, e.writesPerSec), p99Ratio: ratio(s.p99ms, e.p99ms),
+      serverCpuRatio: ratio(s.serverCpuUsPerWrite!, e.serverCpuUsPerWrite!),
     }));
   }
 }

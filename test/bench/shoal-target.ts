@@ -61,6 +61,7 @@ export async function startShoal(): Promise<Target> {
     async write(run, seq, value) {
       await remote.createConfig({ annotations: { name: `bench-${run}-${seq}`, labels: {} }, data: value });
     },
+    pids: () => MANAGERS.map((m) => lab.get(m).proc?.pid).filter((pid) => pid !== undefined),
     async close() {
       remote.close();
       // A profiled manager writes its profile when it exits by itself, which SIGTERM lets it do.
