@@ -15,7 +15,7 @@ import { RaftMembershipService, RaftService } from "../../proto/gen/raftrpc.ts";
 import type { JoinResponse, RaftMember } from "../../proto/gen/raftrpc.ts";
 import { NodeRole } from "../../proto/gen/specs.ts";
 import {
-  CertificateRenewer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createRootCA, DEFAULT_NODE_CERT_VALIDITY_MS,
+  CertificateRenewer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, NO_CHANNELZ, createRootCA, DEFAULT_NODE_CERT_VALIDITY_MS,
   issueKeyAndCertificate, joinCluster, NodeCAService, newId, serverCredentials, TlsIdentity,
 } from "../../manager/ca/index.ts";
 import { forceNewCluster } from "../../manager/raft/force-new-cluster.ts";
@@ -96,11 +96,11 @@ export class Daemon {
   }
 
   private static async servers(flags: DaemonFlags, listenAddr: string, identity: TlsIdentity): Promise<[grpc.Server, grpc.Server, Switchboard, Switchboard]> {
-    const server = new grpc.Server();
+    const server = new grpc.Server(NO_CHANNELZ);
     const tcpBoard = new Switchboard(server, [RaftService, RaftMembershipService, NodeCAService, DispatcherService, ControlService]);
     await new Promise<number>((resolve, reject) =>
       server.bindAsync(listenAddr, serverCredentials(identity), (err, port) => (err ? reject(new Error(`cannot listen on ${listenAddr}: ${err.message}`)) : resolve(port))));
-    const localServer = new grpc.Server();
+    const localServer = new grpc.Server(NO_CHANNELZ);
     const localBoard = new Switchboard(localServer, [ControlService]);
     const socket = dataPaths(flags.dataDir).socket;
     rmSync(socket, { force: true });

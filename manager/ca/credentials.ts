@@ -18,11 +18,18 @@ import { CertRole, describeIdentity, identityFromSubject } from "./identity.ts";
 import type { TlsIdentity } from "./tls-identity.ts";
 
 /**
+ * Options for every gRPC server and channel of shoal: no channelz. grpc-js records every call
+ * for channelz by default (the call counters, timestamps and a trace), about 5% of a leader's
+ * time per write; shoal serves no channelz service, so nobody could read what it records.
+ */
+export const NO_CHANNELZ = { "grpc.enable_channelz": 0 } as const;
+
+/**
  * Channel options for every channel to a manager. Certificates name node ids, not hosts, so the
  * TLS server name carries nothing; a fixed one keeps Node from warning (DEP0123) that an IP
  * address was set as the server name, which grpc-js does when the target is host:port by IP.
  */
-export const CLUSTER_CHANNEL_OPTIONS = { "grpc.ssl_target_name_override": "shoal" } as const;
+export const CLUSTER_CHANNEL_OPTIONS = { "grpc.ssl_target_name_override": "shoal", ...NO_CHANNELZ } as const;
 
 /** Server credentials presenting `identity`, requesting (not requiring) client certificates. */
 export function serverCredentials(identity: TlsIdentity): ServerCredentials {

@@ -6,7 +6,7 @@ export { Authorizer, RpcPolicy } from "./authorize.ts";
 export type { AuthorizableCall, ClusterTrust, IdentityWithRole } from "./authorize.ts";
 export { CA_RPC_TIMEOUT_MS, fetchPinnedRootCA, joinCluster, requestOperatorCertificate, requestRenewal } from "./client.ts";
 export type { JoinOptions, JoinResult, Renewal } from "./client.ts";
-export { clientCredentials, CLUSTER_CHANNEL_OPTIONS, managerIdentityCheck, serverCredentials } from "./credentials.ts";
+export { clientCredentials, CLUSTER_CHANNEL_OPTIONS, managerIdentityCheck, NO_CHANNELZ, serverCredentials } from "./credentials.ts";
 export { createCsr } from "./csr.ts";
 export { CAError, CAErrorKind } from "./errors.ts";
 export { newId } from "./ids.ts";

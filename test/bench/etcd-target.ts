@@ -19,7 +19,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { eventually } from "../../deploy/lab/lab.ts";
-import { CertRole, createRootCA, issueKeyAndCertificate, newId } from "../../manager/ca/index.ts";
+import { CertRole, createRootCA, issueKeyAndCertificate, newId, NO_CHANNELZ } from "../../manager/ca/index.ts";
 import type { Target } from "./load.ts";
 
 const MEMBERS = 3;
@@ -135,7 +135,8 @@ export async function startEtcd(): Promise<Target> {
     }, 30_000, 200);
     const creds = grpc.credentials.createSsl(Buffer.from(ca.caCertPem), Buffer.from(clientTls.keyPem), Buffer.from(clientTls.certPem),
       { checkServerIdentity: () => undefined });
-    client = new grpc.Client(new URL(leader.tlsUrl).host, creds, { "grpc.ssl_target_name_override": "etcd" });
+    // The same client options as shoal's (no channelz), so that the clients cost the same.
+    client = new grpc.Client(new URL(leader.tlsUrl).host, creds, { "grpc.ssl_target_name_override": "etcd", ...NO_CHANNELZ });
   } catch (err) {
     await close();
     throw err;
