@@ -3,7 +3,7 @@
  *
  * Test-only tuning through the environment: SHOAL_TICK_MS (Raft tick), SHOAL_HEARTBEAT_MS
  * (node heartbeat period), SHOAL_CERT_VALIDITY_MS (validity of issued certificates),
- * SHOAL_SNAPSHOT_INTERVAL (entries between store snapshots) and SHOAL_FAULTS_FILE
+ * SHOAL_SNAPSHOT_INTERVAL (least entries between store snapshots) and SHOAL_FAULTS_FILE
  * (deploy/daemon/file-faults.ts).
  */
 import { Daemon } from "./daemon/daemon.ts";

@@ -183,3 +183,30 @@ test("a manager far behind catches up from a snapshot streamed in chunks, larger
     for (const m of ms) await stopManager(m).catch(() => {});
   }
 });
+
+test("snapshots come every N entries, but a large state waits until the log since the last snapshot is as large as it", async () => {
+  const m = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval: 5 });
+  try {
+    await waitFor("a leader", () => m.node.isLeader);
+    const snapshotIndex = (): number => m.storage.snapshot().metadata!.index;
+    const settled = async (): Promise<number> => {
+      await new Promise((r) => setTimeout(r, 100)); // a snapshot is written in the background
+      return snapshotIndex();
+    };
+    for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
+    const first = await settled();
+    assert.ok(first > 1, `small state: a snapshot after 5 entries (snapshot at ${first})`);
+    // A state of about 300 kB: its snapshot comes once the log since the last one is that large.
+    await m.node.propose(enc("big".repeat(100_000)));
+    for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
+    const big = await settled();
+    assert.ok(big > first, "the entry that made the log large is snapshotted");
+    for (let i = 0; i < 20; i++) await m.node.propose(enc(`small again ${i}`));
+    assert.equal(await settled(), big, "20 small entries are far less than the 300 kB snapshot: no new one");
+    await m.node.propose(enc("big".repeat(100_000)));
+    for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
+    assert.ok(await settled() > big, "once the log since has grown as large as the snapshot, the next one comes");
+  } finally {
+    await stopManager(m);
+  }
+});

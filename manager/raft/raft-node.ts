@@ -41,7 +41,10 @@ export interface RaftNodeOptions<R> {
   electionTick?: number;
   /** Ticks between heartbeats. */
   heartbeatTick?: number;
-  /** Applied entries between snapshots of the state. */
+  /**
+   * Applied entries between snapshots of the state, at least; a snapshot also waits until the
+   * log written since the last one is as large as that snapshot (see `maybeSnapshot`).
+   */
   snapshotInterval?: number;
   /** Entries kept in the log after a snapshot, so followers that lag a little get entries. */
   keepEntriesAfterSnapshot?: number;
@@ -105,6 +108,10 @@ export class RaftNode<R> implements Proposer<R> {
   private proposalCounter = 0;
   private readonly proposalPrefix: number;
   private lastSnapshotIndex: number;
+  /** Bytes of the last snapshot taken or installed. */
+  private lastSnapshotBytes: number;
+  /** Bytes of entry data applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
   private snapshotJitter = 0;
   private snapshotInFlight = false;
   private readonly random: () => number;
@@ -130,6 +137,7 @@ export class RaftNode<R> implements Proposer<R> {
     this.proposalPrefix = Math.floor(random() * 2 ** 32) >>> 0;
     const snap = options.storage.snapshot();
     this.lastSnapshotIndex = snap.metadata!.index;
+    this.lastSnapshotBytes = snap.data.byteLength;
     if (snap.data.byteLength > 0) {
       options.stateMachine.restore(snap.metadata!.index, this.members.restoreSnapshot(snap.data));
     } else {
@@ -458,6 +466,8 @@ export class RaftNode<R> implements Proposer<R> {
       const state = this.members.restoreSnapshot(rd.snapshot.data);
       this.opts.stateMachine.restore(rd.snapshot.metadata!.index, state);
       this.lastSnapshotIndex = rd.snapshot.metadata!.index;
+      this.lastSnapshotBytes = rd.snapshot.data.byteLength;
+      this.bytesSinceSnapshot = 0;
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
     const isLeader = this.isLeader;
@@ -472,6 +482,7 @@ export class RaftNode<R> implements Proposer<R> {
   }
 
   private applyEntry(e: Entry): void {
+    this.bytesSinceSnapshot += e.data.byteLength;
     if (e.type === EntryType.ENTRY_CONF_CHANGE) {
       const cc = ConfChangeCodec.decode(e.data);
       this.node.applyConfChange(cc);
@@ -499,16 +510,22 @@ export class RaftNode<R> implements Proposer<R> {
 
   /**
    * Takes a snapshot of the state once `snapshotInterval` entries were applied since the last
-   * (plus a random tenth, so the managers do not all pause at the same index). The state is
+   * (plus a random tenth, so the managers do not all pause at the same index) and the log
+   * written since then is at least as large as that snapshot: encoding the whole state costs in
+   * proportion to its size, so a large store is snapshotted less often, and snapshots cost at
+   * most about one more encoding of what the log carried (the Raft thesis, §5.1.1). The state is
    * captured now; it is written to disk in the background while the loop goes on.
    */
   private maybeSnapshot(): void {
     const applied = this.node.raft.raftLog.applied;
     if (this.snapshotInFlight || applied - this.lastSnapshotIndex < this.opts.snapshotInterval + this.snapshotJitter) return;
+    if (this.bytesSinceSnapshot < this.lastSnapshotBytes) return;
     const term = this.node.raft.raftLog.term(applied) ?? 0;
     const data = this.members.wrapSnapshot(this.opts.stateMachine.snapshot());
     const compactTo = Math.max(this.opts.storage.firstIndex() - 1, applied - this.opts.keepEntriesAfterSnapshot);
     this.lastSnapshotIndex = applied;
+    this.lastSnapshotBytes = data.byteLength;
+    this.bytesSinceSnapshot = 0;
     this.snapshotJitter = Math.floor(this.random() * this.opts.snapshotInterval / 10);
     this.snapshotInFlight = true;
     this.opts.storage.snapshotAndCompact({ data, metadata: { index: applied, term, confState: this.node.raft.prs.confState() } }, compactTo)
