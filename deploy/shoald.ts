@@ -44,4 +44,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main();
+// Exit once stopped rather than wait for the event loop to drain: a peer's connection accepted
+// in the middle of its TLS handshake when the servers shut down is not closed by grpc-js and
+// kept a stopped daemon alive (indefinitely, when the peer kept it open).
+process.exit(await main());

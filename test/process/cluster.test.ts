@@ -123,3 +123,13 @@ test("without quorum, writes fail fast naming how many managers are reachable; r
   }
   await eventually("quorum is back", () => writeLabel(cluster.get(a).control, "quorum-back", "yes"), 15_000);
 });
+
+test("SIGTERM stops every node within seconds, with its peers still connected, and removes its socket", async () => {
+  // Last: it stops the cluster. Workers first, then the managers, while the others still talk to them.
+  for (const name of ["w1", "w2", ...MANAGERS]) {
+    const node = cluster.get(name);
+    await Promise.race([cluster.kill(name, "SIGTERM"), sleep(3000)]);
+    assert.equal(node.proc?.exitCode, 0, `${name} exits with status 0 within 3 s of SIGTERM`);
+    assert.throws(() => statSync(join(node.dataDir, "shoald.sock")), /ENOENT/);
+  }
+});
