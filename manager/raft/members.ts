@@ -55,7 +55,14 @@ export class Members {
 
   /** Wraps the application's state with the membership, for a Raft snapshot. */
   wrapSnapshot(state: Uint8Array): Uint8Array {
-    return RaftSnapshotDataCodec.encode({ members: this.list(), removed: [...this.removedIds].sort((a, b) => a - b), state });
+    return this.snapshotWrapper()(state);
+  }
+
+  /** Captures the membership now; the function returned wraps a state taken at the same moment. */
+  snapshotWrapper(): (state: Uint8Array) => Uint8Array {
+    const members = this.list();
+    const removed = [...this.removedIds].sort((a, b) => a - b);
+    return (state) => RaftSnapshotDataCodec.encode({ members, removed, state });
   }
 
   /** Restores the membership from a snapshot and returns the application's state in it. */

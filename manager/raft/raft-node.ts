@@ -2,8 +2,8 @@
  * A manager's Raft node: the core (RawNode) driven by a tick timer and a Ready loop, with
  * durable storage, a transport, and the replicated state machine on top.
  *
- * The Ready loop persists (synced) before it sends, then applies committed entries and resolves
- * the proposals they answer. Steps and proposals that arrive while a Ready is being persisted
+ * The Ready loop applies committed entries (resolving the proposals they answer) and persists
+ * (synced) what is new before it sends the messages that depend on it. Steps and proposals that arrive while a Ready is being persisted
  * accumulate in the core and go out together in the next Ready: that is the group commit that
  * lets many concurrent writers share one fsync.
  */
@@ -443,10 +443,15 @@ export class RaftNode<R> implements Proposer<R> {
         // only once persisted); every other message waits for the disk.
         const early = rd.messages.filter(canSendBeforePersist);
         if (this.transport && early.length > 0) this.transport.send(early);
+        // Committed entries are on the disks of a majority already, so they are applied (and
+        // their writers answered) while this Ready's own writes go to disk, as etcd does: a
+        // write's answer does not wait for the next one's fsync. A snapshot from the leader
+        // is installed only once it is on disk.
+        if (!rd.snapshot) this.applyReady(rd);
         await this.opts.storage.save(rd);
         const late = early.length > 0 ? rd.messages.filter((m) => !canSendBeforePersist(m)) : rd.messages;
         if (this.transport && late.length > 0) this.transport.send(late);
-        this.applyReady(rd);
+        if (rd.snapshot) this.applyReady(rd);
         this.node.advance(rd);
         this.maybeSnapshot();
       }
@@ -514,21 +519,30 @@ export class RaftNode<R> implements Proposer<R> {
    * written since then is at least as large as that snapshot: encoding the whole state costs in
    * proportion to its size, so a large store is snapshotted less often, and snapshots cost at
    * most about one more encoding of what the log carried (the Raft thesis, §5.1.1). The state is
-   * captured now; it is written to disk in the background while the loop goes on.
+   * captured now, encoded a slice at a time and written to disk in the background while the loop goes on.
    */
   private maybeSnapshot(): void {
     const applied = this.node.raft.raftLog.applied;
     if (this.snapshotInFlight || applied - this.lastSnapshotIndex < this.opts.snapshotInterval + this.snapshotJitter) return;
     if (this.bytesSinceSnapshot < this.lastSnapshotBytes) return;
+    // Everything the snapshot describes is captured now, at `applied`.
     const term = this.node.raft.raftLog.term(applied) ?? 0;
-    const data = this.members.wrapSnapshot(this.opts.stateMachine.snapshot());
+    const confState = this.node.raft.prs.confState();
+    const wrap = this.members.snapshotWrapper();
+    const machine = this.opts.stateMachine;
+    const state = machine.snapshotInSlices?.() ?? Promise.resolve(machine.snapshot());
     const compactTo = Math.max(this.opts.storage.firstIndex() - 1, applied - this.opts.keepEntriesAfterSnapshot);
     this.lastSnapshotIndex = applied;
-    this.lastSnapshotBytes = data.byteLength;
     this.bytesSinceSnapshot = 0;
     this.snapshotJitter = Math.floor(this.random() * this.opts.snapshotInterval / 10);
     this.snapshotInFlight = true;
-    this.opts.storage.snapshotAndCompact({ data, metadata: { index: applied, term, confState: this.node.raft.prs.confState() } }, compactTo)
+    state
+      .then((bytes) => {
+        if (this.stopped) return;
+        const data = wrap(bytes);
+        this.lastSnapshotBytes = data.byteLength;
+        return this.opts.storage.snapshotAndCompact({ data, metadata: { index: applied, term, confState } }, compactTo);
+      })
       .catch(() => {
         // Not fatal: the log stays longer, and the next snapshot tries again.
         this.lastSnapshotIndex = this.opts.storage.snapshot().metadata!.index;

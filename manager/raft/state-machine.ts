@@ -13,6 +13,12 @@ export interface StateMachine<R> {
   apply(index: number, data: Uint8Array): R;
   /** The whole state as of the last applied entry, for a Raft snapshot. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the same bytes as `snapshot()` for the state as of this call, encoded over later
+   * turns of the event loop while entries go on being applied, so that a large state does not
+   * stall the node. The Raft node uses it when present.
+   */
+  snapshotInSlices?(): Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot taken at `index` (from `snapshot()` on some manager). */
   restore(index: number, data: Uint8Array): void;
 }

@@ -12,7 +12,7 @@ import { StoreError, StoreErrorCode } from "./errors.ts";
 import { typed } from "./events.ts";
 import type { AnyChange, ApplyResult, Committed, WatchFilter } from "./events.ts";
 import { applyTransaction } from "./apply.ts";
-import { decodeSnapshot, diffTables, encodeSnapshot } from "./snapshot.ts";
+import { decodeSnapshot, diffTables, encodeSnapshot, encodeSnapshotInSlices } from "./snapshot.ts";
 import { Tables } from "./table.ts";
 import type { TableName } from "./tables.ts";
 import { ReadTx, TxScope, WriteTx } from "./tx.ts";
@@ -133,6 +133,11 @@ export class MemoryStore implements StateMachine<ApplyResult> {
   /** The whole state, deterministically encoded: equal states give equal bytes. */
   snapshot(): Uint8Array {
     return encodeSnapshot(this.tables);
+  }
+
+  /** {@inheritDoc StateMachine.snapshotInSlices} */
+  snapshotInSlices(): Promise<Uint8Array> {
+    return encodeSnapshotInSlices(this.tables);
   }
 
   /**

@@ -120,3 +120,31 @@ test("a snapshot built from remembered object encodings is byte for byte the sta
   const decoded = StoreSnapshotCodec.decode(second).objects.find((o) => o.node?.id === "n3");
   assert.equal(decoded?.node?.role, NodeRole.NODE_ROLE_MANAGER);
 });
+
+test("a snapshot encoded in slices is the state when it was asked for, whatever is written and deleted meanwhile", async () => {
+  const { store } = new FakeRaft();
+  const ids = Array.from({ length: 5_000 }, (_, i) => `n${String(i).padStart(5, "0")}`);
+  // Created in reverse order, deleted and re-created: the order of ids must come out right anyway.
+  for (let i = 0; i < ids.length; i += 500) {
+    await store.update((tx) => {
+      for (const id of ids.slice(i, i + 500).reverse()) tx.create("node", makeNode(id));
+    });
+  }
+  await store.update((tx) => tx.delete("node", "n00007"));
+  store.snapshot(); // the order of ids as of now is remembered; what changes after is merged into it
+  await store.update((tx) => tx.create("node", makeNode("n00007")));
+  await store.update((tx) => tx.delete("node", "n04000"));
+  const expected = store.snapshot();
+  const sliced = store.snapshotInSlices();
+  // Writes while the slices are encoded: new objects, a deleted one, a changed one.
+  await store.update((tx) => {
+    tx.create("node", makeNode("n99999"));
+    tx.delete("node", "n00001");
+    tx.update("node", { ...tx.get("node", "n02500")!, role: NodeRole.NODE_ROLE_MANAGER });
+  });
+  const bytes = await sliced;
+  assert.deepEqual(bytes, expected);
+  const ids0 = StoreSnapshotCodec.decode(bytes).objects.map((o) => o.node!.id);
+  assert.deepEqual(ids0, ids.filter((id) => id !== "n04000"), "every node, in id order, as of the request");
+  assert.notDeepEqual(store.snapshot(), expected, "the writes did land, after the snapshot's moment");
+});

@@ -51,21 +51,20 @@ function writeVarint(out: Uint8Array, offset: number, n: number): number {
   return offset;
 }
 
+/** Every object of the state, tables in name order and objects in id order. */
+function capture(tables: Tables): { table: TableName; object: Stored }[] {
+  const objects: { table: TableName; object: Stored }[] = [];
+  for (const table of TABLE_NAMES) for (const object of tables.sorted(table)) objects.push({ table, object });
+  return objects;
+}
+
 /**
- * Encodes the whole state as a StoreSnapshot: the wire form of a repeated message field is each
- * element's tag, length and bytes one after another, so the cached encodings are concatenated
- * into one buffer sized beforehand.
+ * Concatenates objects' encodings into one StoreSnapshot: the wire form of a repeated message
+ * field is each element's tag, length and bytes one after another, in a buffer sized beforehand.
  */
-export function encodeSnapshot(tables: Tables): Uint8Array {
-  const encoded: Uint8Array[] = [];
+function concatenate(encoded: readonly Uint8Array[]): Uint8Array {
   let size = 0;
-  for (const table of TABLE_NAMES) {
-    for (const object of tables.sorted(table)) {
-      const bytes = encodedObject(table, object);
-      encoded.push(bytes);
-      size += 1 + varintLength(bytes.byteLength) + bytes.byteLength;
-    }
-  }
+  for (const bytes of encoded) size += 1 + varintLength(bytes.byteLength) + bytes.byteLength;
   const out = new Uint8Array(size);
   let offset = 0;
   for (const bytes of encoded) {
@@ -75,6 +74,30 @@ export function encodeSnapshot(tables: Tables): Uint8Array {
     offset += bytes.byteLength;
   }
   return out;
+}
+
+/** Encodes the whole state as a StoreSnapshot, at once. */
+export function encodeSnapshot(tables: Tables): Uint8Array {
+  return concatenate(capture(tables).map(({ table, object }) => encodedObject(table, object)));
+}
+
+/** Objects encoded per turn of the event loop by {@link encodeSnapshotInSlices}: a few milliseconds' work. */
+export const SNAPSHOT_SLICE_OBJECTS = 2_000;
+
+/**
+ * The same bytes as {@link encodeSnapshot} for the state as it is now, encoded a slice of
+ * objects per turn of the event loop, so that a large state does not stall the manager (objects
+ * not encoded before cost about 4 µs each: a second for 250,000). Writes applied meanwhile do not
+ * change the result: the objects are captured now, and stored objects are never modified.
+ */
+export async function encodeSnapshotInSlices(tables: Tables): Promise<Uint8Array> {
+  const objects = capture(tables);
+  const encoded: Uint8Array[] = [];
+  for (let i = 0; i < objects.length; i++) {
+    if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await new Promise((resolve) => setImmediate(resolve));
+    encoded.push(encodedObject(objects[i]!.table, objects[i]!.object));
+  }
+  return concatenate(encoded);
 }
 
 /** Decodes a snapshot into a fresh state; throws an Error saying what is wrong with malformed bytes. */
