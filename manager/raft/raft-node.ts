@@ -112,6 +112,7 @@ export class RaftNode<R> implements Proposer<R> {
   private lastSnapshotBytes: number;
   /** Bytes of entry data applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
+  /** This manager's random stretch of the next snapshot's thresholds, 0 to 10%. */
   private snapshotJitter = 0;
   private snapshotInFlight = false;
   private readonly random: () => number;
@@ -515,16 +516,18 @@ export class RaftNode<R> implements Proposer<R> {
 
   /**
    * Takes a snapshot of the state once `snapshotInterval` entries were applied since the last
-   * (plus a random tenth, so the managers do not all pause at the same index) and the log
-   * written since then is at least as large as that snapshot: encoding the whole state costs in
-   * proportion to its size, so a large store is snapshotted less often, and snapshots cost at
-   * most about one more encoding of what the log carried (the Raft thesis, §5.1.1). The state is
-   * captured now, encoded a slice at a time and written to disk in the background while the loop goes on.
+   * and the log written since then is at least as large as that snapshot, both thresholds
+   * stretched by a random tenth so that the managers do not all snapshot at the same index.
+   * Encoding the whole state costs in proportion to its size, so a large store is snapshotted
+   * less often, and snapshots cost at most about one more encoding of what the log carried (the
+   * Raft thesis, §5.1.1). The state is captured now, encoded a slice at a time and written to
+   * disk in the background while the loop goes on.
    */
   private maybeSnapshot(): void {
     const applied = this.node.raft.raftLog.applied;
-    if (this.snapshotInFlight || applied - this.lastSnapshotIndex < this.opts.snapshotInterval + this.snapshotJitter) return;
-    if (this.bytesSinceSnapshot < this.lastSnapshotBytes) return;
+    const stretch = 1 + this.snapshotJitter;
+    if (this.snapshotInFlight || applied - this.lastSnapshotIndex < this.opts.snapshotInterval * stretch) return;
+    if (this.bytesSinceSnapshot < this.lastSnapshotBytes * stretch) return;
     // Everything the snapshot describes is captured now, at `applied`.
     const term = this.node.raft.raftLog.term(applied) ?? 0;
     const confState = this.node.raft.prs.confState();
@@ -534,7 +537,7 @@ export class RaftNode<R> implements Proposer<R> {
     const compactTo = Math.max(this.opts.storage.firstIndex() - 1, applied - this.opts.keepEntriesAfterSnapshot);
     this.lastSnapshotIndex = applied;
     this.bytesSinceSnapshot = 0;
-    this.snapshotJitter = Math.floor(this.random() * this.opts.snapshotInterval / 10);
+    this.snapshotJitter = this.random() / 10;
     this.snapshotInFlight = true;
     state
       .then((bytes) => {
