@@ -5,7 +5,9 @@
  * is on disk (fsync) before the caller sends any message that depends on it (a batch that only
  * advances the commit index is not synced: see `save`).
  *
- * Keys: `b/<first index as 16 hex digits>` → EntryBatch; `hs` → HardState; `snap` → Snapshot.
+ * Keys: `b/<first index as 16 hex digits>` → EntryBatch; `hs` → HardState; `snap-meta` →
+ * SnapshotMetadata and `snap-data` → the snapshot's data as it is (megabytes, so not copied
+ * into a Snapshot message first), written together.
  *
  * The entries a Ready persists together are one record, keyed by the first one's index: one
  * LevelDB write per Ready, however many writers the group commit serves (a record per entry
@@ -15,13 +17,14 @@
  */
 import { Level } from "level";
 import type { Entry, HardState, Snapshot } from "../../proto/gen/raft.ts";
-import { EntryBatchCodec, HardStateCodec, SnapshotCodec } from "../../proto/gen/raft.ts";
+import { EntryBatchCodec, HardStateCodec, SnapshotMetadataCodec } from "../../proto/gen/raft.ts";
 import type { Ready } from "./raw-node.ts";
 import { MemoryStorage } from "./storage.ts";
 import type { InitialState, Storage } from "./storage.ts";
 
 const HARD_STATE_KEY = "hs";
-const SNAPSHOT_KEY = "snap";
+const SNAPSHOT_META_KEY = "snap-meta";
+const SNAPSHOT_DATA_KEY = "snap-data";
 /** Every batch key sorts between these two. */
 const BATCH_KEYS = { gte: "b/", lt: "b0" } as const;
 
@@ -55,6 +58,14 @@ function replaceFrom(records: BatchRecord[], first: number): BatchRecord[] {
 
 type BatchOp = { type: "put"; key: string; value: Uint8Array } | { type: "del"; key: string };
 
+/** The writes that store `snapshot`. */
+function snapshotOps(snapshot: Snapshot): BatchOp[] {
+  return [
+    { type: "put", key: SNAPSHOT_META_KEY, value: SnapshotMetadataCodec.encode(snapshot.metadata!) },
+    { type: "put", key: SNAPSHOT_DATA_KEY, value: snapshot.data },
+  ];
+}
+
 /** Raft storage persisted in LevelDB, read from memory. */
 export class LevelStorage implements Storage {
   /** A local snapshot being written, if any. */
@@ -72,8 +83,8 @@ export class LevelStorage implements Storage {
     const db = new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view" });
     await db.open();
     const mem = new MemoryStorage();
-    const snapBytes = await db.get(SNAPSHOT_KEY);
-    if (snapBytes) mem.applySnapshot(SnapshotCodec.decode(snapBytes));
+    const snapMeta = await db.get(SNAPSHOT_META_KEY);
+    if (snapMeta) mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data: (await db.get(SNAPSHOT_DATA_KEY)) ?? new Uint8Array() });
     const hs = await db.get(HARD_STATE_KEY);
     if (hs) mem.setHardState(HardStateCodec.decode(hs));
     const records: BatchRecord[] = [];
@@ -142,7 +153,7 @@ export class LevelStorage implements Storage {
     if (rd.snapshot && this.snapshotWrite) await this.snapshotWrite;
     const ops: BatchOp[] = [];
     if (rd.snapshot) {
-      ops.push({ type: "put", key: SNAPSHOT_KEY, value: SnapshotCodec.encode(rd.snapshot) });
+      ops.push(...snapshotOps(rd.snapshot));
       // Everything the snapshot replaces goes.
       for (const r of this.records) ops.push({ type: "del", key: batchKey(r.first) });
       this.records = [];
@@ -172,7 +183,7 @@ export class LevelStorage implements Storage {
       const meta = snapshot.metadata!;
       // A newer snapshot (from the leader) may have been installed meanwhile: then this one is moot.
       if (this.mem.snapshot().metadata!.index >= meta.index) return;
-      await this.db.put(SNAPSHOT_KEY, SnapshotCodec.encode(snapshot), { sync: true });
+      await this.db.batch(snapshotOps(snapshot), { sync: true });
       // Records whose entries the snapshot covers are no longer needed once it is on disk
       // (a record that reaches past `compactTo` stays whole). Saves meanwhile touch only later
       // records: entries up to `compactTo` are committed and never replaced.
@@ -197,7 +208,7 @@ export class LevelStorage implements Storage {
     await this.db.clear(BATCH_KEYS);
     this.records = [];
     await this.db.batch([
-      { type: "put", key: SNAPSHOT_KEY, value: SnapshotCodec.encode(snapshot) },
+      ...snapshotOps(snapshot),
       { type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) },
     ], { sync: true });
     const mem = new MemoryStorage();

@@ -8,6 +8,10 @@ import type { ConfChange } from "../../proto/gen/raft.ts";
 import { ConfChangeType } from "../../proto/gen/raft.ts";
 import type { RaftMember, RaftSnapshotData } from "../../proto/gen/raftrpc.ts";
 import { RaftMemberCodec, RaftSnapshotDataCodec } from "../../proto/gen/raftrpc.ts";
+import { appendBytesField } from "../../proto/codec.ts";
+
+/** The field number of `state` in RaftSnapshotData (proto/raftrpc.proto). */
+const RAFT_SNAPSHOT_STATE_FIELD = 3;
 
 /** The members of the Raft group and the ids removed from it. */
 export class Members {
@@ -62,7 +66,9 @@ export class Members {
   snapshotWrapper(): (state: Uint8Array) => Uint8Array {
     const members = this.list();
     const removed = [...this.removedIds].sort((a, b) => a - b);
-    return (state) => RaftSnapshotDataCodec.encode({ members, removed, state });
+    // The state (the bulk) is appended to the rest as field 3 rather than copied by the encoder.
+    const rest = RaftSnapshotDataCodec.encode({ members, removed } as Omit<RaftSnapshotData, "state"> as RaftSnapshotData);
+    return (state) => appendBytesField(rest, RAFT_SNAPSHOT_STATE_FIELD, state);
   }
 
   /** Restores the membership from a snapshot and returns the application's state in it. */

@@ -3,6 +3,7 @@
  * order and objects in id order, so equal states give equal bytes; and the changes that turn
  * one state into another, which a restore publishes to watchers.
  */
+import { varintLength, writeVarint } from "../../proto/codec.ts";
 import { StoreObjectCodec, StoreSnapshotCodec } from "../../proto/gen/store.ts";
 import { canonical } from "./canonical.ts";
 import type { AnyChange } from "./events.ts";
@@ -30,26 +31,6 @@ function encodedObject(table: TableName, object: Stored): Uint8Array {
 
 /** Field 1 (`objects`) of StoreSnapshot, length-delimited: its tag byte on the wire. */
 const OBJECTS_FIELD_TAG = (1 << 3) | 2;
-
-/** Bytes of `n` as a protobuf varint. */
-function varintLength(n: number): number {
-  let len = 1;
-  while (n > 0x7f) {
-    n >>>= 7;
-    len++;
-  }
-  return len;
-}
-
-/** Writes `n` as a protobuf varint at `offset`; returns the offset after it. */
-function writeVarint(out: Uint8Array, offset: number, n: number): number {
-  while (n > 0x7f) {
-    out[offset++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  out[offset++] = n;
-  return offset;
-}
 
 /** Every object of the state, tables in name order and objects in id order. */
 function capture(tables: Tables): { table: TableName; object: Stored }[] {

@@ -1,0 +1,24 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { appendBytesField, varintLength, writeVarint } from "./codec.ts";
+import { RaftSnapshotDataCodec } from "./gen/raftrpc.ts";
+import type { RaftSnapshotData } from "./gen/raftrpc.ts";
+
+test("a bytes field appended to an encoded message decodes as if it had been encoded with it", () => {
+  const members = [{ raftId: 7, nodeId: "n7", addr: "127.0.0.1:1" }];
+  for (const size of [0, 1, 127, 128, 300_000]) {
+    const state = new Uint8Array(size).map((_, i) => i % 251);
+    const appended = appendBytesField(RaftSnapshotDataCodec.encode({ members, removed: [3] } as Omit<RaftSnapshotData, "state"> as RaftSnapshotData), 3, state);
+    const plain = (d: RaftSnapshotData): RaftSnapshotData => ({ ...d, state: new Uint8Array(d.state) });
+    assert.deepEqual(plain(RaftSnapshotDataCodec.decode(appended)), plain(RaftSnapshotDataCodec.decode(RaftSnapshotDataCodec.encode({ members, removed: [3], state }))), `${size} bytes`);
+  }
+});
+
+test("varints: lengths and bytes at the 7-bit boundaries", () => {
+  for (const [n, bytes] of [[0, [0]], [127, [0x7f]], [128, [0x80, 0x01]], [300, [0xac, 0x02]], [2 ** 32 - 1, [0xff, 0xff, 0xff, 0xff, 0x0f]]] as const) {
+    const out = new Uint8Array(8);
+    assert.equal(writeVarint(out, 1, n), 1 + bytes.length);
+    assert.deepEqual([...out.subarray(1, 1 + bytes.length)], bytes);
+    assert.equal(varintLength(n), bytes.length);
+  }
+});
