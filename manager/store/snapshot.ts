@@ -10,6 +10,7 @@ import type { AnyChange } from "./events.ts";
 import { Tables } from "./table.ts";
 import { TABLE_NAMES } from "./tables.ts";
 import type { Stored, TableName } from "./tables.ts";
+import { nextTurn, sortInSlices } from "./sort-in-slices.ts";
 import { packObject, unpackObject } from "./wire.ts";
 
 /**
@@ -32,53 +33,61 @@ function encodedObject(table: TableName, object: Stored): Uint8Array {
 /** Field 1 (`objects`) of StoreSnapshot, length-delimited: its tag byte on the wire. */
 const OBJECTS_FIELD_TAG = (1 << 3) | 2;
 
-/** Every object of the state, tables in name order and objects in id order. */
-function capture(tables: Tables): { table: TableName; object: Stored }[] {
-  const objects: { table: TableName; object: Stored }[] = [];
-  for (const table of TABLE_NAMES) for (const object of tables.sorted(table)) objects.push({ table, object });
-  return objects;
+/** Bytes of `encoded` as the elements of StoreSnapshot's repeated field 1, one after another. */
+function snapshotSize(encoded: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const bytes of encoded) size += 1 + varintLength(bytes.byteLength) + bytes.byteLength;
+  return size;
+}
+
+/** Writes `bytes` as one element of StoreSnapshot's repeated field 1 at `offset`; returns the offset after it. */
+function writeElement(out: Uint8Array, offset: number, bytes: Uint8Array): number {
+  out[offset++] = OBJECTS_FIELD_TAG;
+  offset = writeVarint(out, offset, bytes.byteLength);
+  out.set(bytes, offset);
+  return offset + bytes.byteLength;
 }
 
 /**
- * Concatenates objects' encodings into one StoreSnapshot: the wire form of a repeated message
- * field is each element's tag, length and bytes one after another, in a buffer sized beforehand.
+ * Encodes the whole state as a StoreSnapshot, at once: the wire form of a repeated message
+ * field is each element's tag, length and bytes one after another, so the objects' cached
+ * encodings are copied into one buffer sized beforehand.
  */
-function concatenate(encoded: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const bytes of encoded) size += 1 + varintLength(bytes.byteLength) + bytes.byteLength;
-  const out = new Uint8Array(size);
+export function encodeSnapshot(tables: Tables): Uint8Array {
+  const encoded = TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => encodedObject(table, object)));
+  const out = new Uint8Array(snapshotSize(encoded));
   let offset = 0;
-  for (const bytes of encoded) {
-    out[offset++] = OBJECTS_FIELD_TAG;
-    offset = writeVarint(out, offset, bytes.byteLength);
-    out.set(bytes, offset);
-    offset += bytes.byteLength;
-  }
+  for (const bytes of encoded) offset = writeElement(out, offset, bytes);
   return out;
 }
 
-/** Encodes the whole state as a StoreSnapshot, at once. */
-export function encodeSnapshot(tables: Tables): Uint8Array {
-  return concatenate(capture(tables).map(({ table, object }) => encodedObject(table, object)));
-}
-
-/** Objects encoded per turn of the event loop by {@link encodeSnapshotInSlices}: a few milliseconds' work. */
+/** Objects sorted, encoded or copied per turn of the event loop by {@link encodeSnapshotInSlices}: a few milliseconds' work. */
 export const SNAPSHOT_SLICE_OBJECTS = 2_000;
 
 /**
- * The same bytes as {@link encodeSnapshot} for the state as it is now, encoded a slice of
- * objects per turn of the event loop, so that a large state does not stall the manager (objects
- * not encoded before cost about 4 µs each: a second for 250,000). Writes applied meanwhile do not
- * change the result: the objects are captured now, and stored objects are never modified.
+ * The same bytes as {@link encodeSnapshot} for the state as it is now, computed a slice at a
+ * time (sorting, encoding, copying) with turns of the event loop between, so that a large state
+ * does not stall the manager: encoding 250,000 objects not encoded before takes about a second.
+ * Writes applied meanwhile do not change the result: the objects are captured now (a list of
+ * references), and stored objects are never modified.
  */
 export async function encodeSnapshotInSlices(tables: Tables): Promise<Uint8Array> {
-  const objects = capture(tables);
+  const captured = TABLE_NAMES.map((table) => ({ table, objects: tables.list(table) }));
   const encoded: Uint8Array[] = [];
-  for (let i = 0; i < objects.length; i++) {
-    if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await new Promise((resolve) => setImmediate(resolve));
-    encoded.push(encodedObject(objects[i]!.table, objects[i]!.object));
+  for (const { table, objects } of captured) {
+    const sorted = await sortInSlices(objects, (o) => o.id, SNAPSHOT_SLICE_OBJECTS);
+    for (let i = 0; i < sorted.length; i++) {
+      if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await nextTurn();
+      encoded.push(encodedObject(table, sorted[i]!));
+    }
   }
-  return concatenate(encoded);
+  const out = new Uint8Array(snapshotSize(encoded));
+  let offset = 0;
+  for (let i = 0; i < encoded.length; i++) {
+    if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await nextTurn();
+    offset = writeElement(out, offset, encoded[i]!);
+  }
+  return out;
 }
 
 /** Decodes a snapshot into a fresh state; throws an Error saying what is wrong with malformed bytes. */

@@ -26,14 +26,6 @@ interface Index {
 class Table {
   readonly rows = new Map<string, Stored>();
   readonly indexes = new Map<string, Index>();
-  /**
-   * The ids in order as of the last `sortedIds` call, and the ids added and removed since:
-   * sorting only what changed and merging keeps a snapshot of a large table from sorting all
-   * of it again (70 ms for 50,000 objects).
-   */
-  private orderedIds: string[] = [];
-  private readonly addedIds = new Set<string>();
-  private readonly removedIds = new Set<string>();
 
   constructor(readonly name: TableName) {
     for (const [indexName, def] of Object.entries(tableDef(name).indexes)) {
@@ -51,7 +43,6 @@ class Table {
   put(object: Stored): void {
     const old = this.rows.get(object.id);
     if (old) this.unindex(old);
-    else this.addedIds.add(object.id);
     this.rows.set(object.id, object);
     for (const { def, ids } of this.indexes.values()) {
       const key = indexKeyOf(def, object);
@@ -68,26 +59,6 @@ class Table {
     if (!old) return;
     this.unindex(old);
     this.rows.delete(id);
-    if (!this.addedIds.delete(id)) this.removedIds.add(id);
-  }
-
-  /** Every id, in ascending order. */
-  sortedIds(): string[] {
-    if (this.addedIds.size > 0 || this.removedIds.size > 0) {
-      const added = [...this.addedIds].sort();
-      const merged: string[] = [];
-      let i = 0;
-      for (const id of this.orderedIds) {
-        if (this.removedIds.has(id)) continue;
-        while (i < added.length && added[i]! < id) merged.push(added[i++]!);
-        merged.push(id);
-      }
-      while (i < added.length) merged.push(added[i++]!);
-      this.orderedIds = merged;
-      this.addedIds.clear();
-      this.removedIds.clear();
-    }
-    return this.orderedIds;
   }
 
   private unindex(object: Stored): void {
@@ -140,8 +111,7 @@ export class Tables implements Rows {
 
   /** Every object of the table, sorted by id. */
   sorted(table: TableName): Stored[] {
-    const t = this.table(table);
-    return t.sortedIds().map((id) => t.rows.get(id)!);
+    return this.list(table).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   private table(name: TableName): Table {
