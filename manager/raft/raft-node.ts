@@ -3,9 +3,9 @@
  * durable storage, a transport, and the replicated state machine on top.
  *
  * The Ready loop applies committed entries (resolving the proposals they answer) and persists
- * (synced) what is new before it sends the messages that depend on it. Steps and proposals that arrive while a Ready is being persisted
- * accumulate in the core and go out together in the next Ready: that is the group commit that
- * lets many concurrent writers share one fsync.
+ * (synced) what is new before it sends the messages that depend on it. Steps and proposals
+ * that arrive while a Ready is being persisted accumulate in the core and go out together in
+ * the next Ready: that is the group commit that lets many concurrent writers share one fsync.
  */
 import type { ConfChange, Entry, Message } from "../../proto/gen/raft.ts";
 import { ConfChangeCodec, ConfChangeType, EntryType } from "../../proto/gen/raft.ts";

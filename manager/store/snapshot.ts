@@ -62,7 +62,7 @@ export function encodeSnapshot(tables: Tables): Uint8Array {
 }
 
 /** Objects sorted, encoded or copied per turn of the event loop by {@link encodeSnapshotInSlices}: a few milliseconds' work. */
-export const SNAPSHOT_SLICE_OBJECTS = 2_000;
+const SNAPSHOT_SLICE_OBJECTS = 2_000;
 
 /**
  * The same bytes as {@link encodeSnapshot} for the state as it is now, computed a slice at a
