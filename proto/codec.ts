@@ -56,6 +56,11 @@ export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
   };
 }
 
+/** `bytes` as a Buffer over the same memory (what gRPC's serializers must return), without a copy. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Bytes of `n` (a non-negative integer below 2^32) as a protobuf varint. */
 export function varintLength(n: number): number {
   let len = 1;

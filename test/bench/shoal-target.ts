@@ -3,13 +3,16 @@
  * 127.0.0.1-3 with default timings, and a client that reaches the leader as a remote operator
  * does: an operator certificate issued through the leader's local socket (as `shoal cluster
  * client-cert`), then mutual TLS to the leader's TCP address. Each write is a CreateConfig of a
- * config with a unique name and 256 bytes of data: one store transaction, one Raft entry.
+ * config with a unique name and 256 bytes of data: one store transaction, one Raft entry. As the
+ * etcd target does with its answers, the client checks each answer's status without decoding
+ * it, so that both clients do the same work per write.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { credentials } from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import { ControlClient } from "../../deploy/cli/control-client.ts";
+import { ControlService } from "../../proto/gen/control.ts";
 import { clientCredentials, CLUSTER_CHANNEL_OPTIONS, createCsr, generateKeyPem, TlsIdentity } from "../../manager/ca/index.ts";
 import type { Target } from "./load.ts";
 
@@ -20,6 +23,8 @@ const MANAGERS = ["bench-m1", "bench-m2", "bench-m3"];
  * to make the joined learners voters, so that every write needs a quorum of two.
  */
 const SETTLE_MS = 2_000;
+/** Longest wait for one write: far beyond any healthy cluster's latency. */
+const WRITE_TIMEOUT_MS = 30_000;
 /** When set (BENCH_PROFILE_DIR), each manager writes a V8 CPU profile there (test/bench/cpu-profile.ts). */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const CPU_PROFILE_HOOK = fileURLToPath(new URL("./cpu-profile.ts", import.meta.url));
@@ -30,7 +35,7 @@ export async function startShoal(): Promise<Target> {
   const env: Record<string, string> = { SHOAL_HEARTBEAT_MS: "5000" };
   if (PROFILE_DIR) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import tsx --import ${CPU_PROFILE_HOOK}`.trim();
   const lab = new ProcessCluster({ env });
-  let client: ControlClient | undefined;
+  let client: grpc.Client | undefined;
   try {
     await lab.init(MANAGERS[0]!);
     for (const m of MANAGERS.slice(1)) await lab.join(m, MANAGERS[0]!, "manager");
@@ -45,21 +50,26 @@ export async function startShoal(): Promise<Target> {
       return lab.get(name);
     });
     const local = new ControlClient({
-      host: "leader socket", target: `unix://${join(leader.dataDir, "shoald.sock")}`, credentials: credentials.createInsecure(), options: {},
+      host: "leader socket", target: `unix://${join(leader.dataDir, "shoald.sock")}`, credentials: grpc.credentials.createInsecure(), options: {},
     });
     const keyPem = await generateKeyPem();
     const { certPem, caCertPem } = await local.issueOperatorCertificate({ csrPem: createCsr(keyPem), name: "bench" }).finally(() => local.close());
     const identity = new TlsIdentity({ certPem, keyPem, caCertPem });
-    client = new ControlClient({ host: `tcp://${leader.addr}`, target: leader.addr, credentials: clientCredentials(identity), options: { ...CLUSTER_CHANNEL_OPTIONS } });
+    client = new grpc.Client(leader.addr, clientCredentials(identity), { ...CLUSTER_CHANNEL_OPTIONS });
   } catch (err) {
     await lab.close();
     throw err;
   }
   const remote = client;
+  const { path, requestSerialize } = ControlService.createConfig;
   return {
     system: "shoal",
-    async write(run, seq, value) {
-      await remote.createConfig({ annotations: { name: `bench-${run}-${seq}`, labels: {} }, data: value });
+    write(run, seq, value) {
+      const request = { spec: { annotations: { name: `bench-${run}-${seq}`, labels: {} }, data: value } };
+      return new Promise((resolve, reject) => {
+        remote.makeUnaryRequest(path, requestSerialize, (b: Buffer) => b, request, { deadline: Date.now() + WRITE_TIMEOUT_MS },
+          (err) => (err ? reject(err) : resolve()));
+      });
     },
     pids: () => MANAGERS.map((m) => lab.get(m).proc?.pid).filter((pid) => pid !== undefined),
     async close() {
