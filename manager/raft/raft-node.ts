@@ -113,7 +113,7 @@ export class RaftNode<R> implements Proposer<R> {
   /** Bytes of entry data applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
   /** This manager's random stretch of the next snapshot's thresholds, 0 to 10%. */
-  private snapshotJitter = 0;
+  private snapshotJitter: number;
   private snapshotInFlight = false;
   private readonly random: () => number;
   private wasLeader = false;
@@ -136,6 +136,7 @@ export class RaftNode<R> implements Proposer<R> {
     const random = options.random ?? Math.random;
     this.random = random;
     this.proposalPrefix = Math.floor(random() * 2 ** 32) >>> 0;
+    this.snapshotJitter = random() / 10;
     const snap = options.storage.snapshot();
     this.lastSnapshotIndex = snap.metadata!.index;
     this.lastSnapshotBytes = snap.data.byteLength;
