@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Entry } from "../../proto/gen/raft.ts";
 import { EntryType } from "../../proto/gen/raft.ts";
+import { Level } from "level";
 import { LevelStorage } from "./level-storage.ts";
 import { seededRandom } from "./random.ts";
 
@@ -84,4 +85,16 @@ test("the log survives reopening through appends, replaced tails, compactions an
     assertHolds(storage, want, `seed ${seed}, reopened at the end`);
     await storage.close();
   }
+});
+
+test("a data directory in the first layout (a record per entry) is refused, saying what to do", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+  await db.put("snap", new Uint8Array([1]));
+  await db.put("e/0000000000000002", new Uint8Array([2]));
+  await db.close();
+  await assert.rejects(LevelStorage.open(dir), /written by an earlier development version of shoal .* start this node from an empty data directory and join it again/);
+  // Refused without changing anything: the directory can be opened again (and refused again).
+  await assert.rejects(LevelStorage.open(dir), /earlier development version/);
 });

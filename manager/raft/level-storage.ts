@@ -23,6 +23,8 @@ import { MemoryStorage } from "./storage.ts";
 import type { InitialState, Storage } from "./storage.ts";
 
 const HARD_STATE_KEY = "hs";
+/** The snapshot key of the first storage layout (a record per entry), which this one does not read. */
+const FIRST_LAYOUT_SNAPSHOT_KEY = "snap";
 const SNAPSHOT_META_KEY = "snap-meta";
 const SNAPSHOT_DATA_KEY = "snap-data";
 /** Every batch key sorts between these two. */
@@ -82,6 +84,11 @@ export class LevelStorage implements Storage {
   static async open(path: string): Promise<LevelStorage> {
     const db = new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view" });
     await db.open();
+    if ((await db.get(FIRST_LAYOUT_SNAPSHOT_KEY)) !== undefined) {
+      await db.close();
+      throw new Error(`raft storage at ${path} was written by an earlier development version of shoal (a record per entry), ` +
+        "which this version does not read: start this node from an empty data directory and join it again");
+    }
     const mem = new MemoryStorage();
     const snapMeta = await db.get(SNAPSHOT_META_KEY);
     if (snapMeta) mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data: (await db.get(SNAPSHOT_DATA_KEY)) ?? new Uint8Array() });
