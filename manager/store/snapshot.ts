@@ -61,8 +61,8 @@ export function encodeSnapshot(tables: Tables): Uint8Array {
   return out;
 }
 
-/** Objects sorted, encoded or copied per turn of the event loop by {@link encodeSnapshotInSlices}: a few milliseconds' work. */
-const SNAPSHOT_SLICE_OBJECTS = 2_000;
+/** Objects sorted, encoded or copied per turn of the event loop by {@link encodeSnapshotInSlices}: up to about 2 ms of work. */
+const SNAPSHOT_SLICE_OBJECTS = 500;
 
 /**
  * The same bytes as {@link encodeSnapshot} for the state as it is now, computed a slice at a
