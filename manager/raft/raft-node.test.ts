@@ -59,6 +59,7 @@ interface ManagerOptions {
   /** Make the storage a new cluster whose only member is this manager. */
   bootstrap?: boolean;
   snapshotInterval?: number;
+  proposalTimeoutMs?: number;
   /** For a joiner with empty storage: the members the leader named. */
   peers?: RaftMember[];
 }
@@ -74,6 +75,7 @@ async function startManager(o: ManagerOptions): Promise<Manager> {
     server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   const node = new RaftNode<number>({
     raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: o.snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5, peers: o.peers,
+    proposalTimeoutMs: o.proposalTimeoutMs,
   });
   const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
   node.setTransport(transport);
@@ -108,8 +110,9 @@ async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<vo
   }
 }
 
-async function threeManagers(snapshotInterval?: number): Promise<Manager[]> {
-  const first = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval });
+async function threeManagers(o: { snapshotInterval?: number; proposalTimeoutMs?: number } = {}): Promise<Manager[]> {
+  const { snapshotInterval, proposalTimeoutMs } = o;
+  const first = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval, proposalTimeoutMs });
   await waitFor("the first manager to lead", () => first.node.isLeader);
   const ms = [first];
   for (let i = 0; i < 2; i++) {
@@ -167,7 +170,7 @@ test("a follower refuses writes naming the leader; without a majority, writes fa
 });
 
 test("a manager far behind catches up from a snapshot streamed in chunks, larger than gRPC's 4 MB limit", async () => {
-  const ms = await threeManagers(20);
+  const ms = await threeManagers({ snapshotInterval: 20 });
   try {
     const leader = ms.find((m) => m.node.isLeader)!;
     const lagging = ms.find((m) => !m.node.isLeader)!;
@@ -211,5 +214,21 @@ test("snapshots come every N entries, but a large state waits until the log sinc
     assert.ok(await settled() > big, "once the log since has grown larger than the snapshot, the next one comes");
   } finally {
     await stopManager(m);
+  }
+});
+
+test("a write that cannot commit fails after the proposal timeout, saying it may or may not be applied", async () => {
+  const ms = await threeManagers({ proposalTimeoutMs: 300 });
+  const [leader, ...followers] = ms as [Manager, Manager, Manager];
+  try {
+    await leader.node.propose(enc("committed"));
+    // The followers go; for a while the leader still counts them reachable and takes the write.
+    for (const m of followers) await stopManager(m);
+    const started = Date.now();
+    await assert.rejects(leader.node.propose(enc("stranded")), /the write was not committed within 300 ms; it may or may not be applied later/);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 300 && waited < 1_000, `failed after ${waited} ms`);
+  } finally {
+    for (const m of ms) await stopManager(m).catch(() => {});
   }
 });

@@ -78,7 +78,8 @@ export const PROPOSAL_ID_BYTES = 8;
 interface PendingProposal<R> {
   resolve: (r: R) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** When it fails if not applied by then (Date.now() milliseconds). */
+  deadline: number;
 }
 
 /** A membership change waiting to be applied. */
@@ -101,9 +102,13 @@ export class RaftNode<R> implements Proposer<R> {
   private processing = false;
   private scheduled = false;
   private stopped = false;
-  private readonly pending = new Map<string, PendingProposal<R>>();
+  /**
+   * Proposals made here and not yet applied, by the counter in their id; in the order they were
+   * made, which is also the order of their deadlines.
+   */
+  private readonly pending = new Map<number, PendingProposal<R>>();
   /** Proposals waiting for the next turn of the loop, to be proposed together (see `proposeQueued`). */
-  private queued: { framed: Uint8Array; key: string }[] = [];
+  private queued: { framed: Uint8Array; key: number }[] = [];
   private pendingConf: PendingConfChange | undefined;
   private proposalCounter = 0;
   private readonly proposalPrefix: number;
@@ -180,6 +185,7 @@ export class RaftNode<R> implements Proposer<R> {
   start(): void {
     this.ticker = setInterval(() => {
       this.node.tick();
+      this.expireProposals();
       this.kick();
     }, this.opts.tickMs);
     const st = this.node.status();
@@ -250,17 +256,15 @@ export class RaftNode<R> implements Proposer<R> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const id = this.nextProposalId();
+    // The id: this node's random prefix, then a counter (see `applyEntry`).
+    const key = (this.proposalCounter = (this.proposalCounter + 1) >>> 0);
     const framed = new Uint8Array(PROPOSAL_ID_BYTES + data.byteLength);
-    framed.set(id, 0);
+    const id = new DataView(framed.buffer);
+    id.setUint32(0, this.proposalPrefix);
+    id.setUint32(4, key);
     framed.set(data, PROPOSAL_ID_BYTES);
-    const key = idKey(id);
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.takePending(key)?.reject(new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
-          `the write was not committed within ${this.opts.proposalTimeoutMs} ms; it may or may not be applied later`, this.leader));
-      }, this.opts.proposalTimeoutMs);
-      this.pending.set(key, { resolve, reject, timer });
+      this.pending.set(key, { resolve, reject, deadline: Date.now() + this.opts.proposalTimeoutMs });
       signal?.addEventListener("abort", () => {
         this.takePending(key)?.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       }, { once: true });
@@ -286,12 +290,17 @@ export class RaftNode<R> implements Proposer<R> {
     }
   }
 
-  private nextProposalId(): Uint8Array {
-    const id = new Uint8Array(PROPOSAL_ID_BYTES);
-    const view = new DataView(id.buffer);
-    view.setUint32(0, this.proposalPrefix);
-    view.setUint32(4, ++this.proposalCounter >>> 0);
-    return id;
+  /**
+   * Fails the proposals whose time is up (at each tick: one sweep instead of a timer per
+   * proposal); they were made in deadline order, so the sweep stops at the first one still in time.
+   */
+  private expireProposals(): void {
+    const now = Date.now();
+    for (const [key, p] of this.pending) {
+      if (p.deadline > now) return;
+      this.takePending(key)?.reject(new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
+        `the write was not committed within ${this.opts.proposalTimeoutMs} ms; it may or may not be applied later`, this.leader));
+    }
   }
 
   /**
@@ -503,15 +512,15 @@ export class RaftNode<R> implements Proposer<R> {
     }
     if (e.data.byteLength < PROPOSAL_ID_BYTES) return; // a leader's no-op
     const result = this.opts.stateMachine.apply(e.index, e.data.subarray(PROPOSAL_ID_BYTES));
-    this.takePending(idKey(e.data.subarray(0, PROPOSAL_ID_BYTES)))?.resolve(result);
+    // Made here (by this node, since it started) when the id carries this node's prefix.
+    const id = new DataView(e.data.buffer, e.data.byteOffset, PROPOSAL_ID_BYTES);
+    if (id.getUint32(0) === this.proposalPrefix) this.takePending(id.getUint32(4))?.resolve(result);
   }
 
-  /** Removes a waiting proposal (stopping its timer) so that it is settled exactly once. */
-  private takePending(key: string): PendingProposal<R> | undefined {
+  /** Removes a waiting proposal so that it is settled exactly once. */
+  private takePending(key: number): PendingProposal<R> | undefined {
     const p = this.pending.get(key);
-    if (!p) return undefined;
-    clearTimeout(p.timer);
-    this.pending.delete(key);
+    if (p) this.pending.delete(key);
     return p;
   }
 
@@ -564,6 +573,3 @@ export class RaftNode<R> implements Proposer<R> {
   }
 }
 
-function idKey(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex");
-}
