@@ -10,7 +10,7 @@ import type { AnyChange } from "./events.ts";
 import { Tables } from "./table.ts";
 import { TABLE_NAMES } from "./tables.ts";
 import type { Stored, TableName } from "./tables.ts";
-import { nextTurn, sortInSlices } from "./sort-in-slices.ts";
+import { pauseBetweenSlices, sortInSlices } from "./sort-in-slices.ts";
 import { packObject, unpackObject } from "./wire.ts";
 
 /**
@@ -66,8 +66,8 @@ const SNAPSHOT_SLICE_OBJECTS = 500;
 
 /**
  * The same bytes as {@link encodeSnapshot} for the state as it is now, computed a slice at a
- * time (sorting, encoding, copying) with turns of the event loop between, so that a large state
- * does not stall the manager: encoding 250,000 objects not encoded before takes about a second.
+ * time (sorting, encoding, copying) with pauses between, so that a large state does not stall
+ * the manager: encoding 250,000 objects not encoded before takes about a second of work.
  * Writes applied meanwhile do not change the result: the objects are captured now (a list of
  * references), and stored objects are never modified.
  */
@@ -77,14 +77,14 @@ export async function encodeSnapshotInSlices(tables: Tables): Promise<Uint8Array
   for (const { table, objects } of captured) {
     const sorted = await sortInSlices(objects, (o) => o.id, SNAPSHOT_SLICE_OBJECTS);
     for (let i = 0; i < sorted.length; i++) {
-      if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await nextTurn();
+      if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await pauseBetweenSlices();
       encoded.push(encodedObject(table, sorted[i]!));
     }
   }
   const out = new Uint8Array(snapshotSize(encoded));
   let offset = 0;
   for (let i = 0; i < encoded.length; i++) {
-    if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await nextTurn();
+    if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await pauseBetweenSlices();
     offset = writeElement(out, offset, encoded[i]!);
   }
   return out;
