@@ -8,7 +8,7 @@
  * the next Ready: that is the group commit that lets many concurrent writers share one fsync.
  */
 import type { ConfChange, Entry, Message } from "../../proto/gen/raft.ts";
-import { ConfChangeCodec, ConfChangeType, EntryType } from "../../proto/gen/raft.ts";
+import { ConfChangeCodec, ConfChangeType, EntryType, MessageType } from "../../proto/gen/raft.ts";
 import type { RaftMember } from "../../proto/gen/raftrpc.ts";
 import { RaftMemberCodec } from "../../proto/gen/raftrpc.ts";
 import { RAFT_DEFAULTS } from "./config.ts";
@@ -100,6 +100,8 @@ export class RaftNode<R> implements Proposer<R> {
   private transport: RaftTransport | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private processing = false;
+  /** A Ready with a snapshot is being persisted; its state is applied once it is on disk. */
+  private installingSnapshot = false;
   private scheduled = false;
   private stopped = false;
   /**
@@ -231,6 +233,11 @@ export class RaftNode<R> implements Proposer<R> {
       this.node.step(m);
     } catch (err) {
       if (!(err instanceof RaftError)) throw err;
+    }
+    // An acknowledgement may commit entries: apply them now rather than after the disk write
+    // under way (writers are answered a write sooner). Not while a snapshot is being installed.
+    if (m.type === MessageType.MSG_APP_RESP && this.isLeader && !this.installingSnapshot) {
+      for (const e of this.node.takeCommittedEntries()) this.applyEntry(e);
     }
     this.kick();
   }
@@ -459,7 +466,9 @@ export class RaftNode<R> implements Proposer<R> {
         // write's answer does not wait for the next one's fsync. A snapshot from the leader
         // is installed only once it is on disk.
         if (!rd.snapshot) this.applyReady(rd);
+        this.installingSnapshot = rd.snapshot !== undefined;
         await this.opts.storage.save(rd);
+        this.installingSnapshot = false;
         const late = early.length > 0 ? rd.messages.filter((m) => !canSendBeforePersist(m)) : rd.messages;
         if (this.transport && late.length > 0) this.transport.send(late);
         if (rd.snapshot) this.applyReady(rd);

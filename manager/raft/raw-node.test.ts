@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MessageType } from "../../proto/gen/raft.ts";
-import { message } from "./raft.ts";
+import { message, StateType } from "./raft.ts";
 import { RawNode } from "./raw-node.ts";
 import { seededRandom } from "./random.ts";
 import { MemoryStorage } from "./storage.ts";
@@ -100,4 +100,56 @@ test("answers from a node that is not a member are ignored", () => {
   const before = c.get(1).node.status();
   c.get(1).node.step(message({ type: MessageType.MSG_APP_RESP, from: 9, to: 1, term: c.raft(1).term, index: 100 }));
   assert.deepEqual(c.get(1).node.status(), before);
+});
+
+test("entries committed while a Ready is persisted can be taken at once, and the next Ready does not repeat them", () => {
+  const storage = bootstrapped([1, 2, 3]);
+  const node = new RawNode({ id: 1, storage, random: seededRandom(3) });
+  const persist = (rd: ReturnType<RawNode["ready"]>): void => {
+    storage.append(rd.entries);
+    if (rd.hardState) storage.setHardState(rd.hardState);
+  };
+  const texts = (es: { data: Uint8Array }[]): string[] => es.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+  // Elected with node 2's votes (pre-vote, then vote).
+  node.campaign();
+  for (let round = 0; round < 2 && node.raft.state !== StateType.LEADER; round++) {
+    const rd = node.ready();
+    persist(rd);
+    node.advance(rd);
+    const ask = rd.messages.find((m) => m.to === 2)!;
+    const answer = ask.type === MessageType.MSG_PRE_VOTE ? MessageType.MSG_PRE_VOTE_RESP : MessageType.MSG_VOTE_RESP;
+    node.step(message({ type: answer, from: 2, to: 1, term: ask.term, reject: false }));
+  }
+  assert.equal(node.raft.state, StateType.LEADER);
+  const ack = (index: number, from = [2]): void => {
+    for (const id of from) node.step(message({ type: MessageType.MSG_APP_RESP, from: id, to: 1, term: node.raft.term, index }));
+  };
+  let rd = node.ready(); // the leader's empty entry
+  persist(rd);
+  node.advance(rd);
+  ack(node.raft.raftLog.lastIndex());
+  node.propose(new TextEncoder().encode("x"));
+  // A Ready carrying "x" and the committed empty entry, applied at once; its disk write is under way.
+  rd = node.ready();
+  assert.deepEqual(texts(rd.entries), ["x"]);
+  const inFlight = rd;
+  // Nodes 2 and 3 acknowledge "x" before the leader's own write is done: a majority holds it,
+  // so it is committed, and taken.
+  const xIndex = node.raft.raftLog.lastIndex();
+  ack(xIndex, [2, 3]);
+  assert.deepEqual(node.takeCommittedEntries().map((e) => e.index), [xIndex], "only x: the empty entry was handed out in the Ready");
+  assert.deepEqual(node.takeCommittedEntries(), [], "taken once");
+  persist(inFlight);
+  node.advance(inFlight);
+  node.propose(new TextEncoder().encode("y"));
+  rd = node.ready();
+  assert.deepEqual(texts(rd.committedEntries), [], "the next Ready does not hand out x again");
+  assert.deepEqual(texts(rd.entries), ["y"]);
+  persist(rd);
+  node.advance(rd);
+  ack(node.raft.raftLog.lastIndex());
+  rd = node.ready();
+  assert.deepEqual(texts(rd.committedEntries), ["y"], "entries not taken come in a Ready as before");
+  node.advance(rd);
+  assert.equal(node.raft.raftLog.applied, node.raft.raftLog.lastIndex());
 });

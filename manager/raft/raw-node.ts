@@ -10,6 +10,9 @@
  *     serve rd.readStates once applied up to their index;
  *     node.advance(rd);
  *   }
+ *
+ * An application that applies a Ready's committed entries as soon as it gets the Ready may also
+ * apply entries that commit while it persists, through `takeCommittedEntries()`.
  */
 import type { ConfChange, ConfState, Entry, HardState, Message, Snapshot } from "../../proto/gen/raft.ts";
 import { ConfChangeCodec, EntryType, MessageType } from "../../proto/gen/raft.ts";
@@ -107,6 +110,8 @@ export class RawNode {
   readonly raft: Raft;
   private prevSoft: SoftState;
   private prevHard: HardState;
+  /** The last committed index handed to the application, in a Ready or by `takeCommittedEntries`. */
+  private handedOut = 0;
 
   /** Creates a node from its config; or wraps an existing state machine (tests plant bugs so). */
   constructor(config: Config | Raft) {
@@ -232,6 +237,7 @@ export class RawNode {
     rd.mustSync = rd.entries.length > 0 || hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote;
     r.msgs = [];
     r.readStates = [];
+    if (rd.committedEntries.length > 0) this.handedOut = rd.committedEntries[rd.committedEntries.length - 1]!.index;
     return rd;
   }
 
@@ -249,9 +255,29 @@ export class RawNode {
       log.stableTo(last.index, last.term);
     }
     if (rd.committedEntries.length > 0) {
-      log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
+      const last = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+      // Entries taken meanwhile (takeCommittedEntries) may have moved `applied` past the Ready's.
+      if (last > log.applied) log.appliedTo(last);
     }
     this.raft.onPersisted(log.stableLastIndex());
+  }
+
+  /**
+   * The entries committed since the last ones handed out, outside a Ready, marked applied: for
+   * an application that applied the committed entries of the Ready it is persisting when it got
+   * it (they are on a majority's disks), so that entries committing meanwhile need not wait for
+   * the next Ready. On a leader, they are this node's entries that a majority acknowledged.
+   * Never while a Ready with a snapshot is being installed: the entries would come before it.
+   */
+  takeCommittedEntries(): Entry[] {
+    const log = this.raft.raftLog;
+    const lo = Math.max(log.applied, this.handedOut) + 1;
+    if (log.committed < lo) return [];
+    const ents = log.slice(lo, log.committed + 1, this.raft.config.maxCommittedSizePerReady);
+    if (ents.length === 0) return ents;
+    this.handedOut = ents[ents.length - 1]!.index;
+    log.appliedTo(this.handedOut);
+    return ents;
   }
 
   /** This node's view of itself and, on the leader, of every member. */

@@ -14,7 +14,7 @@
  * linearizability. Then the faults heal, and within LIVENESS_TICKS a leader must serve and every
  * pending client operation must complete, and the members must converge.
  */
-import type { ConfChange, ConfState, Message } from "../../proto/gen/raft.ts";
+import type { ConfChange, ConfState, Entry, Message } from "../../proto/gen/raft.ts";
 import { ConfChangeCodec, ConfChangeType, EntryType, MessageCodec, MessageType } from "../../proto/gen/raft.ts";
 import { RaftError } from "../../manager/raft/errors.ts";
 import { StateType } from "../../manager/raft/raft.ts";
@@ -292,16 +292,20 @@ export class Simulation {
         sn.kv = KvMachine.restore(rd.snapshot.data);
         sn.lastSnapshotIndex = snapIndex!;
       }
-      for (const e of rd.committedEntries) {
-        this.checker.onApply(sn.id, e);
-        if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(sn, e.index, ConfChangeCodec.decode(e.data));
-        else if (e.data.byteLength > 0) this.applyWrite(sn, e.data);
-      }
+      this.applyEntries(sn, rd.committedEntries);
       for (const rs of rd.readStates) sn.readyReads.push({ index: rs.index, ctx: new TextDecoder().decode(rs.requestCtx) });
       sn.node.advance(rd);
       this.serveReads(sn);
       this.maybeSnapshot(sn);
       if (!this.live.has(sn.id)) return; // removed from the cluster while applying
+    }
+  }
+
+  private applyEntries(sn: SimNode, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      this.checker.onApply(sn.id, e);
+      if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(sn, e.index, ConfChangeCodec.decode(e.data));
+      else if (e.data.byteLength > 0) this.applyWrite(sn, e.data);
     }
   }
 
@@ -428,7 +432,13 @@ export class Simulation {
           if (ev.snapshot) this.reportSnapshot(ev.from, ev.to, SnapshotStatus.FAILURE);
           return;
         }
-        target.node.step(MessageCodec.decode(ev.bytes));
+        const m = MessageCodec.decode(ev.bytes);
+        target.node.step(m);
+        // As a manager does: a leader applies what an acknowledgement commits at once.
+        if (m.type === MessageType.MSG_APP_RESP && target.node.raft.state === StateType.LEADER) {
+          this.applyEntries(target, target.node.takeCommittedEntries());
+          if (this.live.get(target.id) !== target) return; // removed from the cluster while applying
+        }
         this.process(target);
         if (ev.snapshot) this.reportSnapshot(ev.from, ev.to, SnapshotStatus.FINISH);
         return;
