@@ -433,7 +433,13 @@ export class Simulation {
           return;
         }
         const m = MessageCodec.decode(ev.bytes);
-        target.node.step(m);
+        try {
+          target.node.step(m);
+        } catch (err) {
+          // As a manager does: a refusal of a forwarded request that came back to the node that
+          // made it (a read or proposal bounced between two followers) is dropped; its client times out.
+          if (!(err instanceof RaftError)) throw err;
+        }
         // As a manager does: a leader applies what an acknowledgement commits at once.
         if (m.type === MessageType.MSG_APP_RESP && target.node.raft.state === StateType.LEADER) {
           this.applyEntries(target, target.node.takeCommittedEntries());
