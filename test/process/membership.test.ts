@@ -133,6 +133,9 @@ test("--force-new-cluster recovers a cluster from one surviving manager's data, 
   const m1 = cluster.get("m1").control;
   const c = await m1.getCluster();
   await m1.updateCluster({ version: c.meta!.version, spec: { ...c.spec!, annotations: { name: "default", labels: { kept: "yes" } } } });
+  // An acknowledged write is on a majority's disks, not yet on every manager's: --force-new-cluster
+  // keeps what the surviving manager holds. Each has it a few milliseconds later.
+  await sleep(500);
   for (const m of ["m1", "m2", "m3", "w1"]) await cluster.kill(m);
   await cluster.restart("m1", ["--force-new-cluster"]);
   await eventually("a write on the recovered cluster", async () => {
