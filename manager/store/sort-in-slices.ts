@@ -9,7 +9,7 @@
  * writes) is not crowded out: a snapshot spread this way takes longer, but the writes around it
  * hardly notice it, where one done at full speed on every manager at once held them all up.
  */
-export const PAUSE_BETWEEN_SLICES_MS = 4;
+const PAUSE_BETWEEN_SLICES_MS = 4;
 
 /** Resolves after the pause between two slices of background work. */
 export function pauseBetweenSlices(): Promise<void> {

@@ -32,7 +32,7 @@ export interface LoadOptions {
   /** One write; `seq` is unique within the run. Rejects when the write failed. */
   write: (seq: number) => Promise<void>;
   /** The processes of the system under load, whose CPU time over the measured period is reported. */
-  serverPids?: () => number[];
+  serverPids: () => number[];
 }
 
 /** What one level measured: writes that completed within the measured period. */
@@ -46,7 +46,7 @@ export interface LoadResult {
   /** The first failure's message, to say why when there were errors. */
   firstError?: string;
   /** CPU time (user + system, all threads) of the system's processes per completed write, in µs. */
-  serverCpuUsPerWrite?: number;
+  serverCpuUsPerWrite: number;
   /** CPU time of this process (the client and the generator) per completed write, in µs. */
   clientCpuUsPerWrite: number;
 }
@@ -92,7 +92,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let firstError: string | undefined;
   let seq = 0;
-  const pids = o.serverPids?.() ?? [];
+  const pids = o.serverPids();
   let cpuAtStart = cpuNow(pids);
   const startCpuClock = setTimeout(() => void (cpuAtStart = cpuNow(pids)), o.warmupMs);
   const writer = async (): Promise<void> => {
@@ -125,7 +125,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50ms: round2(quantile(latencies, 0.5)),
     p99ms: round2(quantile(latencies, 0.99)),
     errors,
-    ...(o.serverPids ? { serverCpuUsPerWrite: perWrite(cpuAtEnd.server - cpuAtStart.server) } : {}),
+    serverCpuUsPerWrite: perWrite(cpuAtEnd.server - cpuAtStart.server),
     clientCpuUsPerWrite: perWrite(cpuAtEnd.client - cpuAtStart.client),
     ...(firstError === undefined ? {} : { firstError }),
   };

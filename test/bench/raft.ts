@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     const e = etcd.get(writers)!;
     console.log(JSON.stringify({
       system: "shoal/etcd", writers, throughputRatio: ratio(s.writesPerSec, e.writesPerSec), p99Ratio: ratio(s.p99ms, e.p99ms),
-      serverCpuRatio: ratio(s.serverCpuUsPerWrite!, e.serverCpuUsPerWrite!),
+      serverCpuRatio: ratio(s.serverCpuUsPerWrite, e.serverCpuUsPerWrite),
     }));
   }
 }
