@@ -16,10 +16,35 @@ export interface Rows {
   find(table: TableName, index: string, key: IndexKey): Stored[];
 }
 
-/** One secondary index: key → ids. */
+/**
+ * One secondary index: key → ids. A key with one object holds its id as it is, and a Set only
+ * once a second object shares it: most keys (every key of a unique index) have one object, and
+ * a Set per object cost a store of many objects a third of its memory and of its GC work.
+ */
 interface Index {
   readonly def: IndexDef<Stored>;
-  readonly ids: Map<IndexKey, Set<string>>;
+  readonly ids: Map<IndexKey, string | Set<string>>;
+}
+
+/** Adds `id` under `key`. */
+function addId(ids: Map<IndexKey, string | Set<string>>, key: IndexKey, id: string): void {
+  const held = ids.get(key);
+  if (held === undefined) ids.set(key, id);
+  else if (typeof held !== "string") held.add(id);
+  else if (held !== id) ids.set(key, new Set([held, id]));
+}
+
+/** Removes `id` from under `key`. */
+function removeId(ids: Map<IndexKey, string | Set<string>>, key: IndexKey, id: string): void {
+  const held = ids.get(key);
+  if (held === undefined) return;
+  if (typeof held === "string") {
+    if (held === id) ids.delete(key);
+    return;
+  }
+  held.delete(id);
+  if (held.size === 1) ids.set(key, held.values().next().value!);
+  else if (held.size === 0) ids.delete(key);
 }
 
 /** One table: objects by id, and its indexes kept in step with them. */
@@ -46,10 +71,7 @@ class Table {
     this.rows.set(object.id, object);
     for (const { def, ids } of this.indexes.values()) {
       const key = indexKeyOf(def, object);
-      if (key === undefined) continue;
-      let set = ids.get(key);
-      if (!set) ids.set(key, (set = new Set()));
-      set.add(object.id);
+      if (key !== undefined) addId(ids, key, object.id);
     }
   }
 
@@ -64,10 +86,7 @@ class Table {
   private unindex(object: Stored): void {
     for (const { def, ids } of this.indexes.values()) {
       const key = indexKeyOf(def, object);
-      if (key === undefined) continue;
-      const set = ids.get(key);
-      set?.delete(object.id);
-      if (set?.size === 0) ids.delete(key);
+      if (key !== undefined) removeId(ids, key, object.id);
     }
   }
 }
@@ -89,14 +108,11 @@ export class Tables implements Rows {
   /** {@inheritDoc Rows.find} */
   find(table: TableName, index: string, key: IndexKey): Stored[] {
     const t = this.table(table);
-    const ids = this.findIds(table, index, key);
-    return [...ids].map((id) => t.rows.get(id)!);
-  }
-
-  /** The ids a secondary index holds under `key`. Throws when the table has no such index. */
-  findIds(table: TableName, index: string, key: IndexKey): ReadonlySet<string> {
-    const { def, ids } = this.table(table).index(index);
-    return ids.get(normalizeKey(def, key)) ?? EMPTY;
+    const { def, ids } = t.index(index);
+    const held = ids.get(normalizeKey(def, key));
+    if (held === undefined) return [];
+    if (typeof held === "string") return [t.rows.get(held)!];
+    return [...held].map((id) => t.rows.get(id)!);
   }
 
   /** Inserts or replaces an object (already canonical: see canonical.ts). */
@@ -120,5 +136,3 @@ export class Tables implements Rows {
     return table;
   }
 }
-
-const EMPTY: ReadonlySet<string> = new Set();
