@@ -69,7 +69,11 @@ export interface ProcessClusterOptions {
 export class ProcessCluster {
   readonly nodes = new Map<string, ProcessNode>();
   private readonly root = mkdtempSync(join(tmpdir(), "shoal-proc-"));
-  private readonly port = 20000 + Math.floor(Math.random() * 20000);
+  /**
+   * One port for every node (each has its own loopback address), below Linux's ephemeral range
+   * (32768 and up by default), where an outgoing connection's local port could already hold it.
+   */
+  private readonly port = 20000 + Math.floor(Math.random() * 12000);
   private nextIp = 1;
 
   constructor(private readonly opts: ProcessClusterOptions = {}) {}
