@@ -3,7 +3,7 @@
  * order and objects in id order, so equal states give equal bytes; and the changes that turn
  * one state into another, which a restore publishes to watchers.
  */
-import { varintLength, writeVarint } from "../../proto/codec.ts";
+import { ownBytes, varintLength, writeVarint } from "../../proto/codec.ts";
 import { StoreObjectCodec, StoreSnapshotCodec } from "../../proto/gen/store.ts";
 import { canonical } from "./canonical.ts";
 import type { AnyChange } from "./events.ts";
@@ -17,14 +17,15 @@ import { packObject, unpackObject } from "./wire.ts";
  * Each stored object's encoding, kept while the object lives. Stored objects are frozen (a write
  * replaces them), so an encoding never goes stale; a snapshot then costs a copy of bytes instead
  * of encoding every object again, which stalled a manager for a tenth of a second or more with
- * tens of thousands of objects. The price is the bytes of the live objects once more in memory.
+ * tens of thousands of objects. The price is the bytes of the live objects once more in memory
+ * (each in memory of its own, not pinning a shared slab: see `ownBytes`).
  */
 const encodings = new WeakMap<Stored, Uint8Array>();
 
 function encodedObject(table: TableName, object: Stored): Uint8Array {
   let bytes = encodings.get(object);
   if (!bytes) {
-    bytes = StoreObjectCodec.encode(packObject(table, object));
+    bytes = ownBytes(StoreObjectCodec.encode(packObject(table, object)));
     encodings.set(object, bytes);
   }
   return bytes;
