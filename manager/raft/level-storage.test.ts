@@ -15,9 +15,10 @@ function entry(index: number, term: number): Entry {
   return { index, term, type: EntryType.ENTRY_NORMAL, data: new TextEncoder().encode(`${term}:${index}`) };
 }
 
-/** What a reopened storage must hold: the log after the last snapshot, and the hard state. */
+/** What a reopened storage must hold: the snapshot, the log after it, and the hard state. */
 interface Expected {
   snapshotIndex: number;
+  snapshotData: Uint8Array;
   log: Map<number, Entry>;
   last: number;
   commit: number;
@@ -26,6 +27,7 @@ interface Expected {
 
 function assertHolds(storage: LevelStorage, want: Expected, when: string): void {
   assert.equal(storage.snapshot().metadata!.index, want.snapshotIndex, `${when}: snapshot index`);
+  assert.deepEqual([...storage.snapshot().data], [...want.snapshotData], `${when}: snapshot data`);
   assert.equal(storage.lastIndex(), want.last, `${when}: last index`);
   const first = storage.firstIndex();
   assert.ok(first <= want.snapshotIndex + 1, `${when}: the log starts at ${first}, after the snapshot at ${want.snapshotIndex}`);
@@ -36,15 +38,23 @@ function assertHolds(storage: LevelStorage, want: Expected, when: string): void 
   assert.deepEqual(storage.initialState().hardState, { term: want.term, vote: 1, commit: want.commit }, `${when}: hard state`);
 }
 
-test("the log survives reopening through appends, replaced tails, compactions and installed snapshots", async (t) => {
+/** Snapshot data in chunks of this many bytes, so that snapshots here span several. */
+const CHUNK = 7;
+
+/** Data of 0 to 40 bytes, made from `random`. */
+function someData(random: () => number): Uint8Array {
+  return Uint8Array.from({ length: Math.floor(random() * 41) }, () => Math.floor(random() * 256));
+}
+
+test("the log and the snapshot survive reopening through appends, replaced tails, compactions and installed snapshots", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const seed of [1, 2, 3]) {
     const path = join(dir, `s${seed}`);
     const random = seededRandom(seed);
     const pick = (n: number): number => Math.floor(random() * n);
-    let storage = await LevelStorage.open(path);
-    const want: Expected = { snapshotIndex: 0, log: new Map(), last: 0, commit: 0, term: 1 };
+    let storage = await LevelStorage.open(path, { snapshotChunkBytes: CHUNK });
+    const want: Expected = { snapshotIndex: 0, snapshotData: new Uint8Array(), log: new Map(), last: 0, commit: 0, term: 1 };
     for (let step = 0; step < 300; step++) {
       const roll = random();
       if (roll < 0.6) {
@@ -61,8 +71,10 @@ test("the log survives reopening through appends, replaced tails, compactions an
         // A local snapshot of committed state, keeping a few entries before it.
         const index = want.snapshotIndex + 1 + pick(want.commit - want.snapshotIndex);
         const term = want.log.get(index)!.term;
-        await storage.snapshotAndCompact({ data: new Uint8Array([index & 255]), metadata: { index, term, confState: CONF } }, Math.max(0, index - pick(10)));
+        const data = someData(random);
+        await storage.snapshotAndCompact({ data, metadata: { index, term, confState: CONF } }, Math.max(0, index - pick(10)));
         want.snapshotIndex = index;
+        want.snapshotData = data;
       } else if (roll < 0.85) {
         // A snapshot from the leader, past everything this node has.
         const index = want.last + 1 + pick(30);
@@ -71,20 +83,56 @@ test("the log survives reopening through appends, replaced tails, compactions an
         want.snapshotIndex = index;
         want.last = index;
         want.commit = index;
-        await storage.save({ snapshot: { data: new Uint8Array([1]), metadata: { index, term: want.term, confState: CONF } }, entries: [], hardState: { term: want.term, vote: 1, commit: index } });
+        want.snapshotData = someData(random);
+        await storage.save({ snapshot: { data: want.snapshotData, metadata: { index, term: want.term, confState: CONF } }, entries: [], hardState: { term: want.term, vote: 1, commit: index } });
       } else {
         await storage.close();
-        storage = await LevelStorage.open(path);
+        storage = await LevelStorage.open(path, { snapshotChunkBytes: CHUNK });
         assertHolds(storage, want, `seed ${seed} step ${step}, reopened`);
         continue;
       }
       assertHolds(storage, want, `seed ${seed} step ${step}`);
     }
     await storage.close();
-    storage = await LevelStorage.open(path);
+    // Only the current snapshot's chunks are left (replaced ones are deleted as they go, not only when opening).
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view" });
+    const chunks = await db.keys({ gte: "snap-data/", lt: "snap-data0" }).all();
+    await db.close();
+    assert.equal(chunks.length, Math.ceil(want.snapshotData.byteLength / CHUNK), `seed ${seed}: chunks left on disk`);
+    storage = await LevelStorage.open(path, { snapshotChunkBytes: CHUNK });
     assertHolds(storage, want, `seed ${seed}, reopened at the end`);
     await storage.close();
   }
+});
+
+test("snapshot chunks that nothing names (a crash while a snapshot was written) are ignored and deleted; a single-value snapshot is read", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const storage = await LevelStorage.open(dir, { snapshotChunkBytes: 4 });
+  await storage.save({ entries: [entry(1, 1), entry(2, 1), entry(3, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
+  const data = new TextEncoder().encode("the state at index 2");
+  await storage.snapshotAndCompact({ data, metadata: { index: 2, term: 1, confState: CONF } }, 1);
+  await storage.close();
+
+  // A crash in the middle of writing a later snapshot leaves chunks under a prefix nothing names.
+  let db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+  await db.put("snap-data/0000000000000003-0badf00d/00000000", new Uint8Array([9, 9, 9, 9]));
+  await db.close();
+  let reopened = await LevelStorage.open(dir, { snapshotChunkBytes: 4 });
+  assert.deepEqual(reopened.snapshot().metadata!.index, 2);
+  assert.deepEqual(new TextDecoder().decode(reopened.snapshot().data), "the state at index 2");
+  await reopened.close();
+  db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+  assert.equal((await db.keys({ gte: "snap-data/0000000000000003", lt: "snap-data0" }).all()).length, 0, "the orphan chunks are gone");
+
+  // The second layout kept a snapshot's data as one value, under "snap-data", named by no prefix.
+  await db.clear({ gte: "snap-data/", lt: "snap-data0" });
+  await db.del("snap-chunks");
+  await db.put("snap-data", new TextEncoder().encode("one value"));
+  await db.close();
+  reopened = await LevelStorage.open(dir);
+  assert.equal(new TextDecoder().decode(reopened.snapshot().data), "one value");
+  await reopened.close();
 });
 
 test("a data directory in the first layout (a record per entry) is refused, saying what to do", async (t) => {

@@ -6,8 +6,17 @@
  * advances the commit index is not synced: see `save`).
  *
  * Keys: `b/<first index as 16 hex digits>` → EntryBatch; `hs` → HardState; `snap-meta` →
- * SnapshotMetadata and `snap-data` → the snapshot's data as it is (megabytes, so not copied
- * into a Snapshot message first), written together.
+ * SnapshotMetadata; `snap-data/<snapshot index>-<random>/<n>` → the snapshot's data, cut into
+ * chunks; `snap-chunks` → the prefix of the current snapshot's chunks.
+ *
+ * A snapshot's data is megabytes. LevelDB takes a batch's values in on the calling thread
+ * (about 1.5 ms per MB here, and 100 ms for 15 MB on a busy leader, during which nothing else
+ * runs), and one large synced write holds up every later write. So the data goes in chunks,
+ * a batch each, unsynced, under a prefix of their own; then one small synced batch writes
+ * `snap-meta` and `snap-chunks`, which make the snapshot current (LevelDB writes its log in
+ * order, so that sync makes the chunks durable too). Every other prefix's chunks are then
+ * deleted, and again when the storage is opened: a crash between the two leaves chunks that
+ * nothing names, never a current snapshot with chunks missing.
  *
  * The entries a Ready persists together are one record, keyed by the first one's index: one
  * LevelDB write per Ready, however many writers the group commit serves (a record per entry
@@ -15,6 +24,7 @@
  * earlier ones replaces their entries from its first index on: a save deletes the records it
  * replaces whole, and opening the store cuts the tail of the one it overlaps.
  */
+import { randomBytes } from "node:crypto";
 import { Level } from "level";
 import type { Entry, HardState, Snapshot } from "../../proto/gen/raft.ts";
 import { EntryBatchCodec, HardStateCodec, SnapshotMetadataCodec } from "../../proto/gen/raft.ts";
@@ -26,7 +36,28 @@ const HARD_STATE_KEY = "hs";
 /** The snapshot key of the first storage layout (a record per entry), which this one does not read. */
 const FIRST_LAYOUT_SNAPSHOT_KEY = "snap";
 const SNAPSHOT_META_KEY = "snap-meta";
-const SNAPSHOT_DATA_KEY = "snap-data";
+/** The snapshot data's key in the second layout (one value), which is still read. */
+const SINGLE_SNAPSHOT_DATA_KEY = "snap-data";
+/** Chunks of snapshot data are at most this large, by default. */
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+
+const SNAPSHOT_CHUNKS_KEY = "snap-chunks";
+
+/**
+ * A new prefix for the data chunks of the snapshot at `index`: random too, since a snapshot
+ * may replace one at the same index (--force-new-cluster) and must not write over its chunks.
+ */
+function newChunkPrefix(index: number): string {
+  return `snap-data/${index.toString(16).padStart(16, "0")}-${randomBytes(4).toString("hex")}/`;
+}
+
+/** The key ranges of every snapshot's data chunks but those under `prefix` (all of them for ""). */
+function otherChunkRanges(prefix: string): { gte: string; lt: string }[] {
+  if (!prefix) return [{ gte: "snap-data/", lt: "snap-data0" }];
+  // Prefixes have one length, so a prefix's keys sort together: others sort before `prefix`,
+  // or from it without its slash, plus "0", on; "snap-data0" ends them all.
+  return [{ gte: "snap-data/", lt: prefix }, { gte: `${prefix.slice(0, -1)}0`, lt: "snap-data0" }];
+}
 /** Every batch key sorts between these two. */
 const BATCH_KEYS = { gte: "b/", lt: "b0" } as const;
 
@@ -58,14 +89,35 @@ function replaceFrom(records: BatchRecord[], first: number): BatchRecord[] {
   return replaced;
 }
 
+/** `chunks` one after another in one array. */
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
 type BatchOp = { type: "put"; key: string; value: Uint8Array } | { type: "del"; key: string };
 
-/** The writes that store `snapshot`. */
-function snapshotOps(snapshot: Snapshot): BatchOp[] {
+/**
+ * The writes that make `snapshot` current once its data chunks are written (see
+ * `writeSnapshotData`); the value of the second layout goes with them.
+ */
+function snapshotOps(snapshot: Snapshot, chunkPrefix: string): BatchOp[] {
   return [
     { type: "put", key: SNAPSHOT_META_KEY, value: SnapshotMetadataCodec.encode(snapshot.metadata!) },
-    { type: "put", key: SNAPSHOT_DATA_KEY, value: snapshot.data },
+    { type: "put", key: SNAPSHOT_CHUNKS_KEY, value: new TextEncoder().encode(chunkPrefix) },
+    { type: "del", key: SINGLE_SNAPSHOT_DATA_KEY },
   ];
+}
+
+/** How a storage is opened. */
+export interface LevelStorageOptions {
+  /** Largest chunk of snapshot data written in one batch (default 1 MB; tests use a few bytes). */
+  snapshotChunkBytes?: number;
 }
 
 /** Raft storage persisted in LevelDB, read from memory. */
@@ -78,10 +130,11 @@ export class LevelStorage implements Storage {
     private mem: MemoryStorage,
     /** The batch records on disk, in index order. */
     private records: BatchRecord[],
+    private readonly snapshotChunkBytes: number,
   ) {}
 
   /** Opens (or creates) the storage in directory `path` and loads what it holds. */
-  static async open(path: string): Promise<LevelStorage> {
+  static async open(path: string, options: LevelStorageOptions = {}): Promise<LevelStorage> {
     const db = new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view" });
     await db.open();
     if ((await db.get(FIRST_LAYOUT_SNAPSHOT_KEY)) !== undefined) {
@@ -91,7 +144,16 @@ export class LevelStorage implements Storage {
     }
     const mem = new MemoryStorage();
     const snapMeta = await db.get(SNAPSHOT_META_KEY);
-    if (snapMeta) mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data: (await db.get(SNAPSHOT_DATA_KEY)) ?? new Uint8Array() });
+    const chunks = await db.get(SNAPSHOT_CHUNKS_KEY);
+    const chunkPrefix = chunks ? new TextDecoder().decode(chunks) : "";
+    if (snapMeta) {
+      const data = chunkPrefix
+        ? concat(await db.values({ gte: chunkPrefix, lt: `${chunkPrefix}~` }).all())
+        : (await db.get(SINGLE_SNAPSHOT_DATA_KEY)) ?? new Uint8Array();
+      mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data });
+    }
+    // Chunks nothing names: a snapshot written until a crash, or a replaced one not yet deleted.
+    for (const range of otherChunkRanges(chunkPrefix)) await db.clear(range);
     const hs = await db.get(HARD_STATE_KEY);
     if (hs) mem.setHardState(HardStateCodec.decode(hs));
     const records: BatchRecord[] = [];
@@ -115,7 +177,25 @@ export class LevelStorage implements Storage {
       expected++;
     }
     mem.append(entries);
-    return new LevelStorage(db, mem, records);
+    return new LevelStorage(db, mem, records, options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES);
+  }
+
+  /**
+   * Writes the data chunks of `snapshot` under a new prefix, a write each and unsynced, and
+   * returns the prefix: nothing names them until a batch of {@link snapshotOps} does.
+   */
+  private async writeSnapshotData(snapshot: Snapshot): Promise<string> {
+    const prefix = newChunkPrefix(snapshot.metadata!.index);
+    const data = snapshot.data;
+    for (let n = 0, offset = 0; offset < data.byteLength; n++, offset += this.snapshotChunkBytes) {
+      await this.db.put(`${prefix}${n.toString(16).padStart(8, "0")}`, data.subarray(offset, offset + this.snapshotChunkBytes));
+    }
+    return prefix;
+  }
+
+  /** Deletes the data chunks of every snapshot but the one under `prefix` (the current one). */
+  private async clearChunksBut(prefix: string): Promise<void> {
+    for (const range of otherChunkRanges(prefix)) await this.db.clear(range);
   }
 
   /** {@inheritDoc Storage.initialState} */
@@ -159,8 +239,10 @@ export class LevelStorage implements Storage {
     // or the older one could overwrite it.
     if (rd.snapshot && this.snapshotWrite) await this.snapshotWrite;
     const ops: BatchOp[] = [];
+    let chunkPrefix = "";
     if (rd.snapshot) {
-      ops.push(...snapshotOps(rd.snapshot));
+      chunkPrefix = await this.writeSnapshotData(rd.snapshot);
+      ops.push(...snapshotOps(rd.snapshot, chunkPrefix));
       // Everything the snapshot replaces goes.
       for (const r of this.records) ops.push({ type: "del", key: batchKey(r.first) });
       this.records = [];
@@ -178,6 +260,7 @@ export class LevelStorage implements Storage {
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
     if (rd.hardState) this.mem.setHardState(rd.hardState);
+    if (rd.snapshot) await this.clearChunksBut(chunkPrefix);
   }
 
   /**
@@ -190,7 +273,9 @@ export class LevelStorage implements Storage {
       const meta = snapshot.metadata!;
       // A newer snapshot (from the leader) may have been installed meanwhile: then this one is moot.
       if (this.mem.snapshot().metadata!.index >= meta.index) return;
-      await this.db.batch(snapshotOps(snapshot), { sync: true });
+      const chunkPrefix = await this.writeSnapshotData(snapshot);
+      await this.db.batch(snapshotOps(snapshot, chunkPrefix), { sync: true });
+      await this.clearChunksBut(chunkPrefix);
       // Records whose entries the snapshot covers are no longer needed once it is on disk
       // (a record that reaches past `compactTo` stays whole). Saves meanwhile touch only later
       // records: entries up to `compactTo` are committed and never replaced.
@@ -214,14 +299,16 @@ export class LevelStorage implements Storage {
   async resetTo(snapshot: Snapshot, hs: HardState): Promise<void> {
     await this.db.clear(BATCH_KEYS);
     this.records = [];
+    const chunkPrefix = await this.writeSnapshotData(snapshot);
     await this.db.batch([
-      ...snapshotOps(snapshot),
+      ...snapshotOps(snapshot, chunkPrefix),
       { type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) },
     ], { sync: true });
     const mem = new MemoryStorage();
     mem.applySnapshot(snapshot);
     mem.setHardState(hs);
     this.mem = mem;
+    await this.clearChunksBut(chunkPrefix);
   }
 
   /** Closes the database, once a snapshot being written is done. */
