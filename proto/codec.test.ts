@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendBytesField, ownBytes, varintLength, writeVarint } from "./codec.ts";
+import { appendBytesField, bytesFieldHeader, ownBytes, varintLength, writeVarint } from "./codec.ts";
 import { StoreObjectCodec } from "./gen/store.ts";
 import { RaftSnapshotDataCodec } from "./gen/raftrpc.ts";
 import type { RaftSnapshotData } from "./gen/raftrpc.ts";
@@ -12,6 +12,9 @@ test("a bytes field appended to an encoded message decodes as if it had been enc
     const appended = appendBytesField(RaftSnapshotDataCodec.encode({ members, removed: [3] } as Omit<RaftSnapshotData, "state"> as RaftSnapshotData), 3, state);
     const plain = (d: RaftSnapshotData): RaftSnapshotData => ({ ...d, state: new Uint8Array(d.state) });
     assert.deepEqual(plain(RaftSnapshotDataCodec.decode(appended)), plain(RaftSnapshotDataCodec.decode(RaftSnapshotDataCodec.encode({ members, removed: [3], state }))), `${size} bytes`);
+    // The header alone, with the bytes written after it by the caller, is the same message.
+    const header = bytesFieldHeader(RaftSnapshotDataCodec.encode({ members, removed: [3] } as Omit<RaftSnapshotData, "state"> as RaftSnapshotData), 3, size);
+    assert.deepEqual([...header, ...state], [...appended], `${size} bytes, header then bytes`);
   }
 });
 

@@ -97,11 +97,22 @@ export function writeVarint(out: Uint8Array, offset: number, n: number): number 
  * wire). Large byte fields are copied once, where protobufjs's writer is several times slower.
  */
 export function appendBytesField(message: Uint8Array, fieldNumber: number, bytes: Uint8Array): Uint8Array {
+  const head = bytesFieldHeader(message, fieldNumber, bytes.byteLength);
+  const out = new Uint8Array(head.byteLength + bytes.byteLength);
+  out.set(head, 0);
+  out.set(bytes, head.byteLength);
+  return out;
+}
+
+/**
+ * `message` (an encoded message) followed by the tag and length of the bytes field
+ * `fieldNumber` holding `length` bytes: what {@link appendBytesField} puts before the bytes,
+ * for a caller that writes them after it itself.
+ */
+export function bytesFieldHeader(message: Uint8Array, fieldNumber: number, length: number): Uint8Array {
   const tag = (fieldNumber << 3) | 2;
-  const out = new Uint8Array(message.byteLength + varintLength(tag) + varintLength(bytes.byteLength) + bytes.byteLength);
+  const out = new Uint8Array(message.byteLength + varintLength(tag) + varintLength(length));
   out.set(message, 0);
-  let offset = writeVarint(out, message.byteLength, tag);
-  offset = writeVarint(out, offset, bytes.byteLength);
-  out.set(bytes, offset);
+  writeVarint(out, writeVarint(out, message.byteLength, tag), length);
   return out;
 }

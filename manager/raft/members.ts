@@ -8,7 +8,7 @@ import type { ConfChange } from "../../proto/gen/raft.ts";
 import { ConfChangeType } from "../../proto/gen/raft.ts";
 import type { RaftMember, RaftSnapshotData } from "../../proto/gen/raftrpc.ts";
 import { RaftMemberCodec, RaftSnapshotDataCodec } from "../../proto/gen/raftrpc.ts";
-import { appendBytesField } from "../../proto/codec.ts";
+import { appendBytesField, bytesFieldHeader } from "../../proto/codec.ts";
 
 /** The field number of `state` in RaftSnapshotData (proto/raftrpc.proto). */
 const RAFT_SNAPSHOT_STATE_FIELD = 3;
@@ -59,16 +59,24 @@ export class Members {
 
   /** Wraps the application's state with the membership, for a Raft snapshot. */
   wrapSnapshot(state: Uint8Array): Uint8Array {
-    return this.snapshotWrapper()(state);
+    return appendBytesField(this.encodedWithoutState(), RAFT_SNAPSHOT_STATE_FIELD, state);
   }
 
-  /** Captures the membership now; the function returned wraps a state taken at the same moment. */
-  snapshotWrapper(): (state: Uint8Array) => Uint8Array {
+  /**
+   * Captures the membership now, as the bytes that go before a state of a given length taken
+   * at the same moment: the snapshot is those bytes and the state's, one after the other
+   * (the state written straight after them, without being copied).
+   */
+  snapshotPrefix(): (stateLength: number) => Uint8Array {
+    const rest = this.encodedWithoutState();
+    return (stateLength) => bytesFieldHeader(rest, RAFT_SNAPSHOT_STATE_FIELD, stateLength);
+  }
+
+  /** The membership as a RaftSnapshotData without its state field. */
+  private encodedWithoutState(): Uint8Array {
     const members = this.list();
     const removed = [...this.removedIds].sort((a, b) => a - b);
-    // The state (the bulk) is appended to the rest as field 3 rather than copied by the encoder.
-    const rest = RaftSnapshotDataCodec.encode({ members, removed } as Omit<RaftSnapshotData, "state"> as RaftSnapshotData);
-    return (state) => appendBytesField(rest, RAFT_SNAPSHOT_STATE_FIELD, state);
+    return RaftSnapshotDataCodec.encode({ members, removed } as Omit<RaftSnapshotData, "state"> as RaftSnapshotData);
   }
 
   /** Restores the membership from a snapshot and returns the application's state in it. */

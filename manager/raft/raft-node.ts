@@ -550,18 +550,18 @@ export class RaftNode<R> implements Proposer<R> {
     // Everything the snapshot describes is captured now, at `applied`.
     const term = this.node.raft.raftLog.term(applied) ?? 0;
     const confState = this.node.raft.prs.confState();
-    const wrap = this.members.snapshotWrapper();
     const machine = this.opts.stateMachine;
-    const state = machine.snapshotInSlices?.() ?? Promise.resolve(machine.snapshot());
+    const snapshot = machine.snapshotInSlices
+      ? machine.snapshotInSlices(this.members.snapshotPrefix())
+      : Promise.resolve(this.members.wrapSnapshot(machine.snapshot()));
     const compactTo = Math.max(this.opts.storage.firstIndex() - 1, applied - this.opts.keepEntriesAfterSnapshot);
     this.lastSnapshotIndex = applied;
     this.bytesSinceSnapshot = 0;
     this.snapshotJitter = this.random() / 10;
     this.snapshotInFlight = true;
-    state
-      .then((bytes) => {
+    snapshot
+      .then((data) => {
         if (this.stopped) return;
-        const data = wrap(bytes);
         this.lastSnapshotBytes = data.byteLength;
         return this.opts.storage.snapshotAndCompact({ data, metadata: { index: applied, term, confState } }, compactTo);
       })

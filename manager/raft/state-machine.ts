@@ -16,9 +16,11 @@ export interface StateMachine<R> {
   /**
    * Optional: the same bytes as `snapshot()` for the state as of this call, encoded over later
    * turns of the event loop while entries go on being applied, so that a large state does not
-   * stall the node. The Raft node uses it when present.
+   * stall the node. The Raft node uses it when present, with a `prefix`: then the result is
+   * `prefix(length of the state's bytes)` followed by them, in one buffer (the Raft node's
+   * framing, which would otherwise cost a copy of the whole state).
    */
-  snapshotInSlices?(): Promise<Uint8Array>;
+  snapshotInSlices?(prefix?: (stateLength: number) => Uint8Array): Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot taken at `index` (from `snapshot()` on some manager). */
   restore(index: number, data: Uint8Array): void;
 }

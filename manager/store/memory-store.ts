@@ -136,8 +136,8 @@ export class MemoryStore implements StateMachine<ApplyResult> {
   }
 
   /** {@inheritDoc StateMachine.snapshotInSlices} */
-  snapshotInSlices(): Promise<Uint8Array> {
-    return encodeSnapshotInSlices(this.tables);
+  snapshotInSlices(prefix?: (stateLength: number) => Uint8Array): Promise<Uint8Array> {
+    return encodeSnapshotInSlices(this.tables, prefix);
   }
 
   /**

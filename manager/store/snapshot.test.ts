@@ -147,4 +147,10 @@ test("a snapshot encoded in slices is the state when it was asked for, whatever 
   const ids0 = StoreSnapshotCodec.decode(bytes).objects.map((o) => o.node!.id);
   assert.deepEqual(ids0, ids.filter((id) => id !== "n04000"), "every node, in id order, as of the request");
   assert.notDeepEqual(store.snapshot(), expected, "the writes did land, after the snapshot's moment");
+
+  // With a prefix (the Raft node's framing), the same bytes come after it in one buffer.
+  const now = store.snapshot();
+  const framed = await store.snapshotInSlices((length) => new Uint8Array([7, length & 0xff, 9]));
+  assert.deepEqual([...framed.subarray(0, 3)], [7, now.byteLength & 0xff, 9]);
+  assert.deepEqual(framed.subarray(3), now);
 });

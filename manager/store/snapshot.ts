@@ -70,9 +70,10 @@ const SNAPSHOT_SLICE_OBJECTS = 500;
  * time (sorting, encoding, copying) with pauses between, so that a large state does not stall
  * the manager: encoding 250,000 objects not encoded before takes about a second of work.
  * Writes applied meanwhile do not change the result: the objects are captured now (a list of
- * references), and stored objects are never modified.
+ * references), and stored objects are never modified. With `prefix`, the bytes are preceded,
+ * in the same buffer, by `prefix(their length)`.
  */
-export async function encodeSnapshotInSlices(tables: Tables): Promise<Uint8Array> {
+export async function encodeSnapshotInSlices(tables: Tables, prefix?: (stateLength: number) => Uint8Array): Promise<Uint8Array> {
   const captured = TABLE_NAMES.map((table) => ({ table, objects: tables.list(table) }));
   const encoded: Uint8Array[] = [];
   for (const { table, objects } of captured) {
@@ -82,8 +83,11 @@ export async function encodeSnapshotInSlices(tables: Tables): Promise<Uint8Array
       encoded.push(encodedObject(table, sorted[i]!));
     }
   }
-  const out = new Uint8Array(snapshotSize(encoded));
-  let offset = 0;
+  const size = snapshotSize(encoded);
+  const head = prefix?.(size) ?? new Uint8Array();
+  const out = new Uint8Array(head.byteLength + size);
+  out.set(head, 0);
+  let offset = head.byteLength;
   for (let i = 0; i < encoded.length; i++) {
     if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await pauseBetweenSlices();
     offset = writeElement(out, offset, encoded[i]!);
