@@ -12,7 +12,7 @@
  * A snapshot's data is megabytes. LevelDB takes a batch's values in on the calling thread
  * (about 1.5 ms per MB here, and 100 ms for 15 MB on a busy leader, during which nothing else
  * runs), and one large synced write holds up every later write. So the data goes in chunks,
- * a batch each, unsynced, under a prefix of their own; then one small synced batch writes
+ * each written on its own, unsynced, under a prefix of their own; then one small synced batch writes
  * `snap-meta` and `snap-chunks`, which make the snapshot current (LevelDB writes its log in
  * order, so that sync makes the chunks durable too). Every other prefix's chunks are then
  * deleted, and again when the storage is opened: a crash between the two leaves chunks that
@@ -36,12 +36,12 @@ const HARD_STATE_KEY = "hs";
 /** The snapshot key of the first storage layout (a record per entry), which this one does not read. */
 const FIRST_LAYOUT_SNAPSHOT_KEY = "snap";
 const SNAPSHOT_META_KEY = "snap-meta";
+/** Where the current snapshot's data chunks are: their key prefix. */
+const SNAPSHOT_CHUNKS_KEY = "snap-chunks";
 /** The snapshot data's key in the second layout (one value), which is still read. */
 const SINGLE_SNAPSHOT_DATA_KEY = "snap-data";
 /** Chunks of snapshot data are at most this large, by default. */
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-
-const SNAPSHOT_CHUNKS_KEY = "snap-chunks";
 
 /**
  * A new prefix for the data chunks of the snapshot at `index`: random too, since a snapshot
@@ -58,6 +58,7 @@ function otherChunkRanges(prefix: string): { gte: string; lt: string }[] {
   // or from it without its slash, plus "0", on; "snap-data0" ends them all.
   return [{ gte: "snap-data/", lt: prefix }, { gte: `${prefix.slice(0, -1)}0`, lt: "snap-data0" }];
 }
+
 /** Every batch key sorts between these two. */
 const BATCH_KEYS = { gte: "b/", lt: "b0" } as const;
 
