@@ -90,22 +90,11 @@ function replaceFrom(records: BatchRecord[], first: number): BatchRecord[] {
   return replaced;
 }
 
-/** `chunks` one after another in one array. */
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
-
 type BatchOp = { type: "put"; key: string; value: Uint8Array } | { type: "del"; key: string };
 
 /**
- * The writes that make `snapshot` current once its data chunks are written (see
- * `writeSnapshotData`); the value of the second layout goes with them.
+ * The writes that make `snapshot` current once its data chunks are written under `chunkPrefix`
+ * (see `LevelStorage.writeSnapshot`); the value of the second layout goes with them.
  */
 function snapshotOps(snapshot: Snapshot, chunkPrefix: string): BatchOp[] {
   return [
@@ -149,7 +138,7 @@ export class LevelStorage implements Storage {
     const chunkPrefix = chunks ? new TextDecoder().decode(chunks) : "";
     if (snapMeta) {
       const data = chunkPrefix
-        ? concat(await db.values({ gte: chunkPrefix, lt: `${chunkPrefix}~` }).all())
+        ? Buffer.concat(await db.values({ gte: chunkPrefix, lt: `${chunkPrefix}~` }).all())
         : (await db.get(SINGLE_SNAPSHOT_DATA_KEY)) ?? new Uint8Array();
       mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data });
     }
@@ -182,20 +171,17 @@ export class LevelStorage implements Storage {
   }
 
   /**
-   * Writes the data chunks of `snapshot` under a new prefix, a write each and unsynced, and
-   * returns the prefix: nothing names them until a batch of {@link snapshotOps} does.
+   * Stores `snapshot` and makes it current: its data chunks under a new prefix, a write each and
+   * unsynced, then one synced batch of {@link snapshotOps} and `alongside` (which names them),
+   * then the deletion of every other snapshot's chunks.
    */
-  private async writeSnapshotData(snapshot: Snapshot): Promise<string> {
+  private async writeSnapshot(snapshot: Snapshot, alongside: BatchOp[] = []): Promise<void> {
     const prefix = newChunkPrefix(snapshot.metadata!.index);
     const data = snapshot.data;
     for (let n = 0, offset = 0; offset < data.byteLength; n++, offset += this.snapshotChunkBytes) {
       await this.db.put(`${prefix}${n.toString(16).padStart(8, "0")}`, data.subarray(offset, offset + this.snapshotChunkBytes));
     }
-    return prefix;
-  }
-
-  /** Deletes the data chunks of every snapshot but the one under `prefix` (the current one). */
-  private async clearChunksBut(prefix: string): Promise<void> {
+    await this.db.batch([...snapshotOps(snapshot, prefix), ...alongside], { sync: true });
     for (const range of otherChunkRanges(prefix)) await this.db.clear(range);
   }
 
@@ -240,10 +226,7 @@ export class LevelStorage implements Storage {
     // or the older one could overwrite it.
     if (rd.snapshot && this.snapshotWrite) await this.snapshotWrite;
     const ops: BatchOp[] = [];
-    let chunkPrefix = "";
     if (rd.snapshot) {
-      chunkPrefix = await this.writeSnapshotData(rd.snapshot);
-      ops.push(...snapshotOps(rd.snapshot, chunkPrefix));
       // Everything the snapshot replaces goes.
       for (const r of this.records) ops.push({ type: "del", key: batchKey(r.first) });
       this.records = [];
@@ -256,12 +239,11 @@ export class LevelStorage implements Storage {
       this.records.push({ first, last: rd.entries[rd.entries.length - 1]!.index });
     }
     if (rd.hardState) ops.push({ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(rd.hardState) });
-    if (ops.length === 0) return;
-    await this.db.batch(ops, { sync: rd.snapshot !== undefined || (rd.mustSync ?? true) });
+    if (rd.snapshot) await this.writeSnapshot(rd.snapshot, ops);
+    else if (ops.length > 0) await this.db.batch(ops, { sync: rd.mustSync ?? true });
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
     if (rd.hardState) this.mem.setHardState(rd.hardState);
-    if (rd.snapshot) await this.clearChunksBut(chunkPrefix);
   }
 
   /**
@@ -274,9 +256,7 @@ export class LevelStorage implements Storage {
       const meta = snapshot.metadata!;
       // A newer snapshot (from the leader) may have been installed meanwhile: then this one is moot.
       if (this.mem.snapshot().metadata!.index >= meta.index) return;
-      const chunkPrefix = await this.writeSnapshotData(snapshot);
-      await this.db.batch(snapshotOps(snapshot, chunkPrefix), { sync: true });
-      await this.clearChunksBut(chunkPrefix);
+      await this.writeSnapshot(snapshot);
       // Records whose entries the snapshot covers are no longer needed once it is on disk
       // (a record that reaches past `compactTo` stays whole). Saves meanwhile touch only later
       // records: entries up to `compactTo` are committed and never replaced.
@@ -300,16 +280,11 @@ export class LevelStorage implements Storage {
   async resetTo(snapshot: Snapshot, hs: HardState): Promise<void> {
     await this.db.clear(BATCH_KEYS);
     this.records = [];
-    const chunkPrefix = await this.writeSnapshotData(snapshot);
-    await this.db.batch([
-      ...snapshotOps(snapshot, chunkPrefix),
-      { type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) },
-    ], { sync: true });
+    await this.writeSnapshot(snapshot, [{ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) }]);
     const mem = new MemoryStorage();
     mem.applySnapshot(snapshot);
     mem.setHardState(hs);
     this.mem = mem;
-    await this.clearChunksBut(chunkPrefix);
   }
 
   /** Closes the database, once a snapshot being written is done. */

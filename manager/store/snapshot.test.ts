@@ -131,7 +131,7 @@ test("a snapshot encoded in slices is the state when it was asked for, whatever 
     });
   }
   await store.update((tx) => tx.delete("node", "n00007"));
-  store.snapshot(); // the order of ids as of now is remembered; what changes after is merged into it
+  store.snapshot(); // the objects' encodings are remembered now; the writes after must still show
   await store.update((tx) => tx.create("node", makeNode("n00007")));
   await store.update((tx) => tx.delete("node", "n04000"));
   const expected = store.snapshot();

@@ -41,12 +41,19 @@ function snapshotSize(encoded: readonly Uint8Array[]): number {
   return size;
 }
 
-/** Writes `bytes` as one element of StoreSnapshot's repeated field 1 at `offset`; returns the offset after it. */
-function writeElement(out: Uint8Array, offset: number, bytes: Uint8Array): number {
-  out[offset++] = OBJECTS_FIELD_TAG;
-  offset = writeVarint(out, offset, bytes.byteLength);
-  out.set(bytes, offset);
-  return offset + bytes.byteLength;
+/**
+ * Writes `encoded[from]` to `encoded[to - 1]` as elements of StoreSnapshot's repeated field 1,
+ * one after another, at `offset`; returns the offset after them.
+ */
+function writeElements(out: Uint8Array, offset: number, encoded: readonly Uint8Array[], from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const bytes = encoded[i]!;
+    out[offset++] = OBJECTS_FIELD_TAG;
+    offset = writeVarint(out, offset, bytes.byteLength);
+    out.set(bytes, offset);
+    offset += bytes.byteLength;
+  }
+  return offset;
 }
 
 /**
@@ -57,8 +64,7 @@ function writeElement(out: Uint8Array, offset: number, bytes: Uint8Array): numbe
 export function encodeSnapshot(tables: Tables): Uint8Array {
   const encoded = TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => encodedObject(table, object)));
   const out = new Uint8Array(snapshotSize(encoded));
-  let offset = 0;
-  for (const bytes of encoded) offset = writeElement(out, offset, bytes);
+  writeElements(out, 0, encoded, 0, encoded.length);
   return out;
 }
 
@@ -88,9 +94,9 @@ export async function encodeSnapshotInSlices(tables: Tables, prefix?: (stateLeng
   const out = new Uint8Array(head.byteLength + size);
   out.set(head, 0);
   let offset = head.byteLength;
-  for (let i = 0; i < encoded.length; i++) {
-    if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await pauseBetweenSlices();
-    offset = writeElement(out, offset, encoded[i]!);
+  for (let i = 0; i < encoded.length; i += SNAPSHOT_SLICE_OBJECTS) {
+    if (i > 0) await pauseBetweenSlices();
+    offset = writeElements(out, offset, encoded, i, Math.min(i + SNAPSHOT_SLICE_OBJECTS, encoded.length));
   }
   return out;
 }
