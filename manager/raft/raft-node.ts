@@ -316,12 +316,11 @@ export class RaftNode<R> implements Proposer<R> {
    */
   checkCanWrite(): void {
     if (this.stopped) throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, "this manager is shutting down", 0);
-    const voters = this.node.raft.prs.confState().voters;
     const { reachable, total } = this.reachability();
     if (!this.isLeader) {
       if (this.leader === 0) {
         throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
-          `no leader elected: the cluster may have lost quorum (${reachable} of ${total} managers reachable, ${Math.floor(voters.length / 2) + 1} needed)`, 0);
+          `no leader elected: the cluster may have lost quorum (${reachable} of ${total} managers reachable, ${Math.floor(total / 2) + 1} needed)`, 0);
       }
       throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, `this manager is not the leader; the leader is ${this.leader}`, this.leader);
     }
