@@ -336,9 +336,10 @@ export class RaftNode<R> implements Proposer<R> {
    * heartbeat; a manager without a leader hears from the live ones while they campaign.
    */
   reachability(): { reachable: number; total: number } {
-    const voters = this.node.raft.prs.confState().voters;
-    const reachable = voters.filter((id) => id === this.opts.raftId || this.heardFromRecently(id)).length;
-    return { reachable, total: voters.length };
+    const { voters } = this.node.raft.prs;
+    let reachable = 0;
+    for (const id of voters) if (this.memberReachable(id)) reachable++;
+    return { reachable, total: voters.size };
   }
 
   /** Whether member `raftId` is reachable: this manager itself, or heard from recently. */
