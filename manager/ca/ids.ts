@@ -14,6 +14,8 @@ export const ID_LENGTH = 25;
  */
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
+/** Scratch space for the characters of one `randomBase32` result. */
+const chars = Buffer.alloc(pool.length);
 
 /** `length` random base32 characters (5 random bits each). */
 export function randomBase32(length: number): string {
@@ -22,11 +24,15 @@ export function randomBase32(length: number): string {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  let out = "";
-  for (let i = poolOffset; i < poolOffset + length; i++) out += BASE32[pool[i]! & 31];
+  // Characters go into a scratch buffer, then become one string: appending them one by one made
+  // a new string per character, most of what a write allocated for its id.
+  for (let i = 0; i < length; i++) chars[i] = BASE32_CODES[pool[poolOffset + i]! & 31]!;
   poolOffset += length;
-  return out;
+  return chars.toString("latin1", 0, length);
 }
+
+/** The character codes of {@link BASE32}. */
+const BASE32_CODES = Buffer.from(BASE32, "latin1");
 
 /**
  * A new random id for a node or a cluster. With 125 random bits two ids never collide in
