@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
@@ -63,6 +64,8 @@ export interface ProcessNode {
 export interface ProcessClusterOptions {
   /** Extra environment for every daemon (e.g. SHOAL_CERT_VALIDITY_MS). */
   env?: Record<string, string>;
+  /** Flags for the Node.js runtime of every daemon (e.g. `--trace-gc-nvp`, whose lines land in the node's log). */
+  nodeFlags?: string[];
 }
 
 /** A set of `shoald` processes on loopback addresses. */
@@ -86,14 +89,15 @@ export class ProcessCluster {
   }
 
   private spawnDaemon(n: ProcessNode, args: string[]): void {
-    const proc = spawn(process.execPath, ["--import", "tsx", SHOALD, "--data-dir", n.dataDir, ...args], {
+    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? []), "--import", "tsx", SHOALD, "--data-dir", n.dataDir, ...args], {
       env: { ...process.env, SHOAL_HEARTBEAT_MS: "1000", SHOAL_FAULTS_FILE: n.faultsFile, ...this.opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     n.proc = proc;
-    const keep = (d: Buffer): void => void n.log.push(...d.toString().split("\n").filter(Boolean));
-    proc.stdout!.on("data", keep);
-    proc.stderr!.on("data", keep);
+    // Whole lines, also when a line arrives in two reads.
+    for (const output of [proc.stdout!, proc.stderr!]) {
+      createInterface({ input: output, crlfDelay: Infinity }).on("line", (line) => void (line && n.log.push(line)));
+    }
   }
 
   /** Starts the first manager with --init. */

@@ -6,6 +6,7 @@
  * system's processes and of the client, read from /proc (Linux).
  */
 import { readFileSync } from "node:fs";
+import type { GcSummary } from "./gc-trace.ts";
 
 /** A system the generator writes to. */
 export interface Target {
@@ -17,6 +18,19 @@ export interface Target {
   close(): Promise<void>;
   /** The processes of the system (not the client), whose CPU time is counted per write. */
   pids(): number[];
+  /**
+   * When the benchmark traces garbage collection (BENCH_GC_TRACE=1) and the system supports it:
+   * what the collector did in each of its processes since the previous call.
+   */
+  gcSince?(): Promise<ProcessGc[]>;
+}
+
+/** What the garbage collector did in one process of a system over a period. */
+export interface ProcessGc extends GcSummary {
+  /** The process, as the system names it. */
+  process: string;
+  /** Whether it was the leader at the end of the period. */
+  leader: boolean;
 }
 
 /** How one level of load runs. */

@@ -16,7 +16,9 @@
  *
  * BENCH_ROUNDS (default 3) rounds; BENCH_SECONDS (default 5) is the measured time per level,
  * after BENCH_WARMUP_SECONDS (default 1); BENCH_LEVELS=64,256 runs some levels only;
- * BENCH_PROFILE_DIR makes each shoal manager write a CPU profile there.
+ * BENCH_PROFILE_DIR makes each shoal manager write a CPU profile there; BENCH_GC_TRACE=1 runs
+ * the shoal managers with `node --trace-gc-nvp` and prints, after each of shoal's levels, what
+ * the collector did in each manager during it (test/bench/gc-trace.ts).
  */
 import { randomBytes } from "node:crypto";
 import { etcdMissing, startEtcd } from "./etcd-target.ts";
@@ -75,12 +77,15 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? targets : [...targets].reverse();
       for (const writers of LEVELS) {
         for (const target of order) {
+          await target.gcSince?.();
           const result = await runLoad({
             writers, warmupMs: WARMUP_MS, durationMs: MEASURE_MS, maxWrites: MAX_WRITES_PER_LEVEL,
             write: (seq) => target.write(`r${round}w${writers}`, seq, value), serverPids: () => target.pids(),
           });
           results.get(target.system)!.get(writers)!.push(result);
           console.log(JSON.stringify({ system: target.system, round, ...result }));
+          const gc = await target.gcSince?.();
+          if (gc) console.log(JSON.stringify({ system: target.system, round, writers, gc }));
         }
       }
     }

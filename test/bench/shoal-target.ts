@@ -14,6 +14,7 @@ import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import { ControlClient } from "../../deploy/cli/control-client.ts";
 import { ControlService } from "../../proto/gen/control.ts";
 import { clientCredentials, CLUSTER_CHANNEL_OPTIONS, createCsr, generateKeyPem, TlsIdentity } from "../../manager/ca/index.ts";
+import { summarizeGcTrace } from "./gc-trace.ts";
 import type { Target } from "./load.ts";
 
 /** Managers, by hostname; the lab gives them 127.0.0.1, .2 and .3 in this order. */
@@ -25,6 +26,8 @@ const MANAGERS = ["bench-m1", "bench-m2", "bench-m3"];
 const SETTLE_MS = 2_000;
 /** Longest wait for one write: far beyond any healthy cluster's latency. */
 const WRITE_TIMEOUT_MS = 30_000;
+/** When set (BENCH_GC_TRACE=1), the managers run with `--trace-gc-nvp` and `gcSince` sums their collections. */
+const GC_TRACE = process.env.BENCH_GC_TRACE === "1";
 /** When set (BENCH_PROFILE_DIR), each manager writes a V8 CPU profile there (test/bench/cpu-profile.ts). */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const CPU_PROFILE_HOOK = fileURLToPath(new URL("./cpu-profile.ts", import.meta.url));
@@ -34,7 +37,7 @@ export async function startShoal(): Promise<Target> {
   // Default timings: the lab shortens only the node heartbeat, which is put back here.
   const env: Record<string, string> = { SHOAL_HEARTBEAT_MS: "5000" };
   if (PROFILE_DIR) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import tsx --import ${CPU_PROFILE_HOOK}`.trim();
-  const lab = new ProcessCluster({ env });
+  const lab = new ProcessCluster({ env, nodeFlags: GC_TRACE ? ["--trace-gc-nvp"] : [] });
   let client: grpc.Client | undefined;
   try {
     await lab.init(MANAGERS[0]!);
@@ -62,6 +65,8 @@ export async function startShoal(): Promise<Target> {
   }
   const remote = client;
   const { path, requestSerialize } = ControlService.createConfig;
+  /** How many lines of each manager's log `gcSince` has read. */
+  const logRead = new Map<string, number>();
   return {
     system: "shoal",
     write(run, seq, value) {
@@ -72,6 +77,17 @@ export async function startShoal(): Promise<Target> {
       });
     },
     pids: () => MANAGERS.map((m) => lab.get(m).proc?.pid).filter((pid) => pid !== undefined),
+    ...(GC_TRACE ? {
+      async gcSince() {
+        const leader = await lab.leader(MANAGERS);
+        return MANAGERS.map((m) => {
+          const log = lab.get(m).log;
+          const lines = log.slice(logRead.get(m) ?? 0);
+          logRead.set(m, log.length);
+          return { process: m, leader: m === leader, ...summarizeGcTrace(lines) };
+        });
+      },
+    } : {}),
     async close() {
       remote.close();
       // A profiled manager writes its profile when it exits by itself, which SIGTERM lets it do.

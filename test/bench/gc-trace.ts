@@ -1,0 +1,60 @@
+/**
+ * What V8's garbage collector did in a process, summed from the lines `node --trace-gc-nvp`
+ * prints (one per collection, `name=value` pairs): young collections (scavenges), full
+ * collections (mark-compact) and the bytes moved to the old generation. The benchmark reads
+ * them from the managers' output when asked (BENCH_GC_TRACE=1).
+ */
+
+/** Collections of one process over a period. */
+export interface GcSummary {
+  /** Young-generation collections (`gc=s`). */
+  scavenges: number;
+  /** Their pauses, summed. */
+  scavengePauseMs: number;
+  /** Full collections (`gc=mc`). */
+  fullGcs: number;
+  /** Their pauses, summed. */
+  fullGcPauseMs: number;
+  /** The longest full-collection pause. */
+  maxFullGcPauseMs: number;
+  /** Bytes the scavenges moved into the old generation, in MB. */
+  promotedMB: number;
+}
+
+/** The `name=value` pairs of one trace line, or undefined when the line is not a collection's (no `gc` and `pause`). */
+function fields(line: string): Map<string, string> | undefined {
+  if (!line.includes(" gc=")) return undefined;
+  const pairs = new Map<string, string>();
+  for (const word of line.split(/\s+/)) {
+    const eq = word.indexOf("=");
+    if (eq > 0) pairs.set(word.slice(0, eq), word.slice(eq + 1));
+  }
+  return pairs.has("pause") ? pairs : undefined;
+}
+
+/** Sums the collections among `lines` (other lines are ignored); figures rounded to 0.1. */
+export function summarizeGcTrace(lines: readonly string[]): GcSummary {
+  const sum: GcSummary = { scavenges: 0, scavengePauseMs: 0, fullGcs: 0, fullGcPauseMs: 0, maxFullGcPauseMs: 0, promotedMB: 0 };
+  for (const line of lines) {
+    const f = fields(line);
+    if (!f) continue;
+    const pause = Number(f.get("pause"));
+    if (f.get("gc") === "s") {
+      sum.scavenges++;
+      sum.scavengePauseMs += pause;
+      sum.promotedMB += Number(f.get("promoted") ?? 0) / 1e6;
+    } else if (f.get("gc") === "mc") {
+      sum.fullGcs++;
+      sum.fullGcPauseMs += pause;
+      sum.maxFullGcPauseMs = Math.max(sum.maxFullGcPauseMs, pause);
+    }
+  }
+  const tenth = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    ...sum,
+    scavengePauseMs: tenth(sum.scavengePauseMs),
+    fullGcPauseMs: tenth(sum.fullGcPauseMs),
+    maxFullGcPauseMs: tenth(sum.maxFullGcPauseMs),
+    promotedMB: tenth(sum.promotedMB),
+  };
+}
