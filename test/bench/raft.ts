@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? targets : [...targets].reverse();
       for (const writers of LEVELS) {
         for (const target of order) {
-          await target.gcSince?.();
+          await target.gcSince?.(); // what came before this level is not counted in it
           const result = await runLoad({
             writers, warmupMs: WARMUP_MS, durationMs: MEASURE_MS, maxWrites: MAX_WRITES_PER_LEVEL,
             write: (seq) => target.write(`r${round}w${writers}`, seq, value), serverPids: () => target.pids(),
