@@ -51,12 +51,17 @@ function newChunkPrefix(index: number): string {
   return `snap-data/${index.toString(16).padStart(16, "0")}-${randomBytes(4).toString("hex")}/`;
 }
 
+/** The key range of the data chunks under `prefix` (which ends in a slash): up to the prefix without it, plus "0". */
+function chunkRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: `${prefix.slice(0, -1)}0` };
+}
+
 /** The key ranges of every snapshot's data chunks but those under `prefix` (all of them for ""). */
 function otherChunkRanges(prefix: string): { gte: string; lt: string }[] {
-  if (!prefix) return [{ gte: "snap-data/", lt: "snap-data0" }];
-  // Prefixes have one length, so a prefix's keys sort together: others sort before `prefix`,
-  // or from it without its slash, plus "0", on; "snap-data0" ends them all.
-  return [{ gte: "snap-data/", lt: prefix }, { gte: `${prefix.slice(0, -1)}0`, lt: "snap-data0" }];
+  const all = chunkRange("snap-data/");
+  if (!prefix) return [all];
+  // Prefixes have one length, so a prefix's keys sort together: others sort before or after them.
+  return [{ gte: all.gte, lt: prefix }, { gte: chunkRange(prefix).lt, lt: all.lt }];
 }
 
 /** Every batch key sorts between these two. */
@@ -138,7 +143,7 @@ export class LevelStorage implements Storage {
     const chunkPrefix = chunks ? new TextDecoder().decode(chunks) : "";
     if (snapMeta) {
       const data = chunkPrefix
-        ? Buffer.concat(await db.values({ gte: chunkPrefix, lt: `${chunkPrefix}~` }).all())
+        ? Buffer.concat(await db.values(chunkRange(chunkPrefix)).all())
         : (await db.get(SINGLE_SNAPSHOT_DATA_KEY)) ?? new Uint8Array();
       mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data });
     }
