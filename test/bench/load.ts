@@ -54,7 +54,15 @@ export interface LoadResult {
   writers: number;
   writesPerSec: number;
   p50ms: number;
+  p90ms: number;
   p99ms: number;
+  p999ms: number;
+  /**
+   * The longest time within the measured period in which no write completed, in ms: a pause of
+   * the whole system (a collector's pause in a process every write goes through, a disk stall)
+   * shows here, where it would hide among the slow writes of the percentiles.
+   */
+  longestStallMs: number;
   /** Writes that failed during the measured period. */
   errors: number;
   /** The first failure's message, to say why when there were errors. */
@@ -106,6 +114,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let firstError: string | undefined;
   let seq = 0;
+  // Completions come in the order of the event loop, so each one is compared with the one before.
+  let lastCompletion = measureFrom;
+  let longestStall = 0;
   const pids = o.serverPids();
   let cpuAtStart = cpuNow(pids);
   const startCpuClock = setTimeout(() => void (cpuAtStart = cpuNow(pids)), o.warmupMs);
@@ -120,6 +131,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       }
       const t1 = performance.now();
       if (t1 < measureFrom || t1 > end) continue;
+      longestStall = Math.max(longestStall, t1 - lastCompletion);
+      lastCompletion = t1;
       if (failed === undefined) latencies.push(t1 - t0);
       else {
         errors++;
@@ -137,7 +150,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     writers: o.writers,
     writesPerSec: Math.round(latencies.length / (measuredMs / 1000)),
     p50ms: round2(quantile(latencies, 0.5)),
+    p90ms: round2(quantile(latencies, 0.9)),
     p99ms: round2(quantile(latencies, 0.99)),
+    p999ms: round2(quantile(latencies, 0.999)),
+    longestStallMs: round2(Math.max(longestStall, Math.min(end, performance.now()) - lastCompletion)),
     errors,
     serverCpuUsPerWrite: perWrite(cpuAtEnd.server - cpuAtStart.server),
     clientCpuUsPerWrite: perWrite(cpuAtEnd.client - cpuAtStart.client),

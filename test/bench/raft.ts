@@ -8,9 +8,11 @@
  * This machine is shared and its speed drifts by tens of percent within a minute, so the two
  * systems take turns: each round runs every level on both, one system right after the other (the
  * order alternates between rounds), and the summary compares medians over the rounds. One JSON
- * line per level, system and round; then one per level and system with the medians (`"round":
- * "median"`); then one per level with the ratios of the medians (shoal / etcd). Everything
- * started is stopped and removed, also on failure or Ctrl-C.
+ * line per level, system and round (writes per second; p50, p90, p99 and p99.9 latency; the
+ * longest stall, the longest time in which no write completed; CPU per write); then one per
+ * level and system with the medians (`"round": "median"`); then one per level with the ratios
+ * of the medians (shoal / etcd). Everything started is stopped and removed, also on failure or
+ * Ctrl-C.
  *
  * The goal (issue 3): at least etcd's throughput at 64 and 256 writers, with a p99 no worse.
  *
@@ -36,7 +38,7 @@ const VALUE_BYTES = 256;
 /** A bound on the writes of one level, whatever the time: far above what 2 cores can commit in it. */
 const MAX_WRITES_PER_LEVEL = 1_000_000;
 /** The figures of a level whose median the summary gives. */
-const FIGURES = ["writesPerSec", "p50ms", "p99ms", "serverCpuUsPerWrite", "clientCpuUsPerWrite"] as const;
+const FIGURES = ["writesPerSec", "p50ms", "p90ms", "p99ms", "p999ms", "longestStallMs", "serverCpuUsPerWrite", "clientCpuUsPerWrite"] as const;
 
 /** The systems running, so that a signal can stop them. */
 const running: Target[] = [];
@@ -97,6 +99,7 @@ async function main(): Promise<void> {
       if (!s || !e) continue;
       console.log(JSON.stringify({
         system: "shoal/etcd", writers, throughputRatio: ratio(s.writesPerSec, e.writesPerSec), p99Ratio: ratio(s.p99ms, e.p99ms),
+        longestStallRatio: ratio(s.longestStallMs, e.longestStallMs),
         serverCpuRatio: ratio(s.serverCpuUsPerWrite, e.serverCpuUsPerWrite),
       }));
     }
