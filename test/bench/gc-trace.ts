@@ -1,7 +1,7 @@
 /**
  * What V8's garbage collector did in a process, summed from the lines `node --trace-gc-nvp`
  * prints (one per collection, `name=value` pairs): young collections (scavenges), full
- * collections (mark-compact) and the bytes moved to the old generation. The benchmark reads
+ * collections (mark-compact), the bytes allocated and the bytes moved to the old generation. The benchmark reads
  * them from the managers' output when asked (BENCH_GC_TRACE=1).
  */
 
@@ -19,6 +19,8 @@ export interface GcSummary {
   maxFullGcPauseMs: number;
   /** Bytes the scavenges moved into the old generation, in MB. */
   promotedMB: number;
+  /** Bytes allocated (each collection says how many since the one before), in MB. */
+  allocatedMB: number;
 }
 
 /** The `name=value` pairs of one trace line, or undefined when the line is not a collection's (no `gc` and `pause`). */
@@ -32,13 +34,35 @@ function fields(line: string): Map<string, string> | undefined {
   return pairs.has("pause") ? pairs : undefined;
 }
 
-/** Sums the collections among `lines` (other lines are ignored); figures rounded to 0.1. */
-export function summarizeGcTrace(lines: readonly string[]): GcSummary {
-  const sum: GcSummary = { scavenges: 0, scavengePauseMs: 0, fullGcs: 0, fullGcPauseMs: 0, maxFullGcPauseMs: 0, promotedMB: 0 };
+/** The V8 isolate (thread) a trace line comes from: V8 starts each line with `[pid:0xaddress]`. */
+function isolateOf(line: string): string | undefined {
+  return /^\[\d+:(0x[0-9a-f]+)\]/.exec(line)?.[1];
+}
+
+/**
+ * The isolate with the most collections among `lines`: the process's main thread, where a
+ * daemon does its work. Worker threads (Node's module loader is one) trace their own.
+ */
+export function mainIsolate(lines: readonly string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const isolate = fields(line) && isolateOf(line);
+    if (isolate) counts.set(isolate, (counts.get(isolate) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/**
+ * Sums the collections among `lines` (other lines are ignored), of `isolate` only when given;
+ * figures rounded to 0.1.
+ */
+export function summarizeGcTrace(lines: readonly string[], isolate?: string): GcSummary {
+  const sum: GcSummary = { scavenges: 0, scavengePauseMs: 0, fullGcs: 0, fullGcPauseMs: 0, maxFullGcPauseMs: 0, promotedMB: 0, allocatedMB: 0 };
   for (const line of lines) {
     const f = fields(line);
-    if (!f) continue;
+    if (!f || (isolate !== undefined && isolateOf(line) !== isolate)) continue;
     const pause = Number(f.get("pause"));
+    sum.allocatedMB += Number(f.get("allocated") ?? 0) / 1e6;
     if (f.get("gc") === "s") {
       sum.scavenges++;
       sum.scavengePauseMs += pause;
@@ -56,5 +80,6 @@ export function summarizeGcTrace(lines: readonly string[]): GcSummary {
     fullGcPauseMs: tenth(sum.fullGcPauseMs),
     maxFullGcPauseMs: tenth(sum.maxFullGcPauseMs),
     promotedMB: tenth(sum.promotedMB),
+    allocatedMB: tenth(sum.allocatedMB),
   };
 }

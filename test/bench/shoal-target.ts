@@ -14,7 +14,7 @@ import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import { ControlClient } from "../../deploy/cli/control-client.ts";
 import { ControlService } from "../../proto/gen/control.ts";
 import { clientCredentials, CLUSTER_CHANNEL_OPTIONS, createCsr, generateKeyPem, TlsIdentity } from "../../manager/ca/index.ts";
-import { summarizeGcTrace } from "./gc-trace.ts";
+import { mainIsolate, summarizeGcTrace } from "./gc-trace.ts";
 import type { Target } from "./load.ts";
 
 /** Managers, by hostname; the lab gives them 127.0.0.1, .2 and .3 in this order. */
@@ -26,7 +26,7 @@ const MANAGERS = ["bench-m1", "bench-m2", "bench-m3"];
 const SETTLE_MS = 2_000;
 /** Longest wait for one write: far beyond any healthy cluster's latency. */
 const WRITE_TIMEOUT_MS = 30_000;
-/** When set (BENCH_GC_TRACE=1), the managers run with `--trace-gc-nvp` and `gcSince` sums their collections. */
+/** When set (BENCH_GC_TRACE=1), the managers run with `--trace-gc-nvp` and `gcSince` sums their main threads' collections. */
 const GC_TRACE = process.env.BENCH_GC_TRACE === "1";
 /** When set (BENCH_PROFILE_DIR), each manager writes a V8 CPU profile there (test/bench/cpu-profile.ts). */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
@@ -84,7 +84,7 @@ export async function startShoal(): Promise<Target> {
           const log = lab.get(m).log;
           const lines = log.slice(logRead.get(m) ?? 0);
           logRead.set(m, log.length);
-          return { process: m, leader: m === leader, ...summarizeGcTrace(lines) };
+          return { process: m, leader: m === leader, ...summarizeGcTrace(lines, mainIsolate(log)) };
         });
       },
     } : {}),
