@@ -18,6 +18,7 @@ import { Members } from "./members.ts";
 import { ProgressState } from "./progress.ts";
 import { StateType } from "./raft.ts";
 import { canSendBeforePersist, RawNode } from "./raw-node.ts";
+import { WaitingList } from "./waiting-list.ts";
 import type { Ready, SnapshotStatus } from "./raw-node.ts";
 import type { Proposer, StateMachine } from "./state-machine.ts";
 
@@ -108,7 +109,7 @@ export class RaftNode<R> implements Proposer<R> {
    * Proposals made here and not yet applied, by the counter in their id; in the order they were
    * made, which is also the order of their deadlines.
    */
-  private readonly pending = new Map<number, PendingProposal<R>>();
+  private readonly pending = new WaitingList<PendingProposal<R>>();
   /** Proposals waiting for the next turn of the loop, to be proposed together (see `proposeQueued`). */
   private queued: { framed: Uint8Array; key: number }[] = [];
   private pendingConf: PendingConfChange | undefined;
@@ -271,7 +272,7 @@ export class RaftNode<R> implements Proposer<R> {
     id.setUint32(4, key);
     framed.set(data, PROPOSAL_ID_BYTES);
     return new Promise<R>((resolve, reject) => {
-      this.pending.set(key, { resolve, reject, deadline: Date.now() + this.opts.proposalTimeoutMs });
+      this.pending.add(key, { resolve, reject, deadline: Date.now() + this.opts.proposalTimeoutMs });
       signal?.addEventListener("abort", () => {
         this.takePending(key)?.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       }, { once: true });
@@ -303,7 +304,7 @@ export class RaftNode<R> implements Proposer<R> {
    */
   private expireProposals(): void {
     const now = Date.now();
-    for (const [key, p] of this.pending) {
+    for (const [key, p] of this.pending.entries()) {
       if (p.deadline > now) return;
       this.takePending(key)?.reject(new RaftError(RaftErrorCode.PROPOSAL_DROPPED,
         `the write was not committed within ${this.opts.proposalTimeoutMs} ms; it may or may not be applied later`, this.leader));
@@ -528,9 +529,7 @@ export class RaftNode<R> implements Proposer<R> {
 
   /** Removes a waiting proposal so that it is settled exactly once. */
   private takePending(key: number): PendingProposal<R> | undefined {
-    const p = this.pending.get(key);
-    if (p) this.pending.delete(key);
-    return p;
+    return this.pending.take(key);
   }
 
   /**
@@ -575,7 +574,7 @@ export class RaftNode<R> implements Proposer<R> {
   }
 
   private failPending(err: Error): void {
-    for (const key of [...this.pending.keys()]) this.takePending(key)?.reject(err);
+    for (const [key] of [...this.pending.entries()]) this.takePending(key)?.reject(err);
     const conf = this.pendingConf;
     this.pendingConf = undefined;
     conf?.reject(err);
