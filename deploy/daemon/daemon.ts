@@ -22,6 +22,7 @@ import { forceNewCluster } from "../../manager/raft/force-new-cluster.ts";
 import type { DaemonFlags } from "./flags.ts";
 import { UsageError } from "./flags.ts";
 import { faultHookFromEnv } from "./file-faults.ts";
+import { installHttp2StreamTables } from "./http2-stream-table.ts";
 import type { FileFaultHook } from "./file-faults.ts";
 import { ManagerRuntime, newNode, scratchStore } from "./manager-runtime.ts";
 import { dataPaths, readCertificates, readNodeState, writeCertificates, writeNodeState } from "./node-state.ts";
@@ -67,6 +68,8 @@ export class Daemon {
 
   /** Starts a node as its flags say. Rejects with a clear error when it cannot. */
   static async start(flags: DaemonFlags, tuning: DaemonTuning = {}, log: DaemonLog = () => {}, env: NodeJS.ProcessEnv = process.env): Promise<Daemon> {
+    // Before any server or connection is made: every call goes through HTTP/2 sessions.
+    installHttp2StreamTables();
     mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
     const existing = readNodeState(flags.dataDir);
     const mode = flags.mode;
