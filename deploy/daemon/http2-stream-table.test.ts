@@ -4,6 +4,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import * as grpc from "@grpc/grpc-js";
+import { assertItemsDieYoung } from "../../test/old-generation.ts";
 import { installHttp2StreamTables, StreamTable, usesStreamTable } from "./http2-stream-table.ts";
 
 /** One step on a session's streams: open the next one, close one that is open, or look one up. */
@@ -45,6 +46,11 @@ test("a stream table answers as a Map does while streams open and close, some st
     table.forEach((_, id) => table.delete(id));
     assert.equal(table.size, 0);
   }), { numRuns: 200 });
+});
+
+test("closed streams die young in a stream table; in a Map they would have been kept into the old generation", () => {
+  const table = new StreamTable<object>();
+  assertItemsDieYoung("a stream table", { put: (id, stream) => table.set(id, stream), remove: (id) => void table.delete(id) });
 });
 
 test("a stream table is a Map to whoever checks, and refuses what is not a stream id", () => {

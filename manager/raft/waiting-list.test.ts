@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { assertItemsDieYoung } from "../../test/old-generation.ts";
 import { WaitingList } from "./waiting-list.ts";
 
 /** One step: add the next key, or take the item `offset` keys after the oldest one added (may be gone or never added). */
@@ -45,4 +46,9 @@ test("an item left waiting while thousands come and go keeps its place; a key ou
   assert.equal(list.size, 0);
   list.add(100, 100);
   assert.throws(() => list.add(102, 102), /key 102 does not follow 100/);
+});
+
+test("items that leave a waiting list die young; in a Map they would have been kept into the old generation", () => {
+  const list = new WaitingList<object>();
+  assertItemsDieYoung("a waiting list", { put: (k, item) => list.add(k, item), remove: (k) => void list.take(k) });
 });
