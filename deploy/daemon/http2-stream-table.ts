@@ -29,8 +29,8 @@ const INITIAL_SLOTS = 64;
  * entries whose slot a much newer stream needs. Iteration is in no particular order.
  */
 export class StreamTable<V> extends Map<number, V> {
-  private ids: number[] = new Array<number>(INITIAL_SLOTS).fill(-1);
-  private values_: (V | undefined)[] = new Array<V | undefined>(INITIAL_SLOTS).fill(undefined);
+  private slotIds: number[] = new Array<number>(INITIAL_SLOTS).fill(-1);
+  private slotValues: (V | undefined)[] = new Array<V | undefined>(INITIAL_SLOTS).fill(undefined);
   private inRing = 0;
   /** Entries displaced from the ring by newer ids: long-lived streams, so few and seldom changed. */
   private readonly displaced = new Map<number, V>();
@@ -42,13 +42,13 @@ export class StreamTable<V> extends Map<number, V> {
 
   /** {@inheritDoc Map.get} */
   override get(id: number): V | undefined {
-    const slot = id & (this.ids.length - 1);
-    return this.ids[slot] === id ? this.values_[slot] : this.displaced.get(id);
+    const slot = id & (this.slotIds.length - 1);
+    return this.slotIds[slot] === id ? this.slotValues[slot] : this.displaced.get(id);
   }
 
   /** {@inheritDoc Map.has} */
   override has(id: number): boolean {
-    return this.ids[id & (this.ids.length - 1)] === id || this.displaced.has(id);
+    return this.slotIds[id & (this.slotIds.length - 1)] === id || this.displaced.has(id);
   }
 
   /** {@inheritDoc Map.set} */
@@ -58,30 +58,30 @@ export class StreamTable<V> extends Map<number, V> {
       this.displaced.set(id, value);
       return this;
     }
-    if (this.inRing + 1 > this.ids.length / 2) this.grow();
-    const slot = id & (this.ids.length - 1);
-    const holder = this.ids[slot]!;
+    if (this.inRing + 1 > this.slotIds.length / 2) this.grow();
+    const slot = id & (this.slotIds.length - 1);
+    const holder = this.slotIds[slot]!;
     if (holder === -1) this.inRing++;
-    else if (holder !== id) this.displaced.set(holder, this.values_[slot]!);
-    this.ids[slot] = id;
-    this.values_[slot] = value;
+    else if (holder !== id) this.displaced.set(holder, this.slotValues[slot]!);
+    this.slotIds[slot] = id;
+    this.slotValues[slot] = value;
     return this;
   }
 
   /** {@inheritDoc Map.delete} */
   override delete(id: number): boolean {
-    const slot = id & (this.ids.length - 1);
-    if (this.ids[slot] !== id) return this.displaced.delete(id);
-    this.ids[slot] = -1;
-    this.values_[slot] = undefined;
+    const slot = id & (this.slotIds.length - 1);
+    if (this.slotIds[slot] !== id) return this.displaced.delete(id);
+    this.slotIds[slot] = -1;
+    this.slotValues[slot] = undefined;
     this.inRing--;
     return true;
   }
 
   /** {@inheritDoc Map.clear} */
   override clear(): void {
-    this.ids.fill(-1);
-    this.values_.fill(undefined);
+    this.slotIds.fill(-1);
+    this.slotValues.fill(undefined);
     this.inRing = 0;
     this.displaced.clear();
   }
@@ -90,7 +90,7 @@ export class StreamTable<V> extends Map<number, V> {
   override *entries(): MapIterator<[number, V]> {
     // A copy first: callers may delete while they iterate (closing every stream does).
     const ring: [number, V][] = [];
-    for (let slot = 0; slot < this.ids.length; slot++) if (this.ids[slot] !== -1) ring.push([this.ids[slot]!, this.values_[slot]!]);
+    for (let slot = 0; slot < this.slotIds.length; slot++) if (this.slotIds[slot] !== -1) ring.push([this.slotIds[slot]!, this.slotValues[slot]!]);
     yield* ring;
     yield* [...this.displaced];
   }
@@ -117,9 +117,9 @@ export class StreamTable<V> extends Map<number, V> {
   /** Doubles the ring and puts every entry back in it (where two still share a slot, the older is displaced). */
   private grow(): void {
     const entries: [number, V][] = [];
-    for (let slot = 0; slot < this.ids.length; slot++) if (this.ids[slot] !== -1) entries.push([this.ids[slot]!, this.values_[slot]!]);
-    this.ids = new Array<number>(this.ids.length * 2).fill(-1);
-    this.values_ = new Array<V | undefined>(this.ids.length).fill(undefined);
+    for (let slot = 0; slot < this.slotIds.length; slot++) if (this.slotIds[slot] !== -1) entries.push([this.slotIds[slot]!, this.slotValues[slot]!]);
+    this.slotIds = new Array<number>(this.slotIds.length * 2).fill(-1);
+    this.slotValues = new Array<V | undefined>(this.slotIds.length).fill(undefined);
     this.inRing = 0;
     for (const [id, value] of entries) this.set(id, value);
   }
