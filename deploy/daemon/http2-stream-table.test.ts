@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import * as grpc from "@grpc/grpc-js";
 import { assertItemsDieYoung } from "../../test/old-generation.ts";
-import { installHttp2StreamTables, StreamTable, usesStreamTable } from "./http2-stream-table.ts";
+import { installHttp2StreamTables, StreamTable, streamTableOf } from "./http2-stream-table.ts";
 
 /** One step on a session's streams: open the next one, close one that is open, or look one up. */
 type Step = { op: "open"; longLived: boolean } | { op: "close"; pick: number } | { op: "get"; pick: number } | { op: "clear" };
@@ -66,7 +66,12 @@ test("once installed, HTTP/2 sessions on both sides keep their streams in stream
   const server = http2.createServer();
   const serverSessions: http2.ServerHttp2Session[] = [];
   server.on("session", (s) => serverSessions.push(s));
-  server.on("stream", (stream) => stream.respond({ ":status": 200 }, { endStream: true }));
+  // While the server answers a stream, its session's table holds it: Node looks streams up there.
+  const seenInTable: boolean[] = [];
+  server.on("stream", (stream) => {
+    seenInTable.push(streamTableOf(stream.session!)?.get(stream.id!) === stream);
+    stream.respond({ ":status": 200 }, { endStream: true });
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.after(() => server.close());
   const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
@@ -78,9 +83,12 @@ test("once installed, HTTP/2 sessions on both sides keep their streams in stream
       req.end();
     });
   }
-  assert.ok(usesStreamTable(client), "the client session uses a stream table");
+  assert.ok(streamTableOf(client), "the client session uses a stream table");
   assert.equal(serverSessions.length, 1);
-  assert.ok(usesStreamTable(serverSessions[0]!), "the server session uses a stream table");
+  assert.ok(streamTableOf(serverSessions[0]!), "the server session uses a stream table");
+  assert.equal(seenInTable.length, 300);
+  assert.ok(seenInTable.every(Boolean), "every stream was in the table while it was open");
+  assert.equal(streamTableOf(serverSessions[0]!)!.size, 0, "and none is left once they closed");
 
   // gRPC (grpc-js makes its HTTP/2 servers and connections through the same module).
   const echo = { path: "/test.Echo/Echo", requestStream: false, responseStream: false,

@@ -155,9 +155,10 @@ export function useStreamTable(session: Http2Session): boolean {
   return true;
 }
 
-/** Whether `session` keeps its streams in a {@link StreamTable}. */
-export function usesStreamTable(session: Http2Session): boolean {
-  return sessionState(session)?.streams instanceof StreamTable;
+/** The {@link StreamTable} that `session` keeps its streams in, or undefined when it keeps them elsewhere. */
+export function streamTableOf(session: Http2Session): StreamTable<unknown> | undefined {
+  const streams = sessionState(session)?.streams;
+  return streams instanceof StreamTable ? streams : undefined;
 }
 
 let installed = false;
