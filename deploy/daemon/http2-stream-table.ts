@@ -114,7 +114,7 @@ export class StreamTable<V> extends Map<number, V> {
     return this.entries();
   }
 
-  /** Doubles the ring and puts every entry back in it (where two still share a slot, the older is displaced). */
+  /** Doubles the ring and puts every entry back (ids in distinct slots stay in distinct slots of a ring twice as large). */
   private grow(): void {
     const entries: [number, V][] = [];
     for (let slot = 0; slot < this.slotIds.length; slot++) if (this.slotIds[slot] !== -1) entries.push([this.slotIds[slot]!, this.slotValues[slot]!]);
