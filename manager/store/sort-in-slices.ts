@@ -19,36 +19,41 @@ export function pauseBetweenSlices(): Promise<void> {
 /**
  * `items` sorted by `key` (ascending; keys should be unique, as equal keys keep no particular
  * order), computed about `sliceSize` comparisons or items at a time. `items` is not changed.
+ *
+ * A bottom-up merge sort between two arrays of the items' length: the sort of a large store
+ * spans seconds, so whatever it allocates outlives the young collections and is moved to the
+ * old generation; one array per merge pass (as a sort that allocates its merged runs does) is
+ * many times the garbage.
  */
 export async function sortInSlices<T>(items: readonly T[], key: (item: T) => string, sliceSize: number): Promise<T[]> {
-  const byKey = (a: T, b: T): number => {
-    const ka = key(a);
-    const kb = key(b);
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  };
-  // Runs of `sliceSize` items, each sorted in one slice, then merged two by two.
-  let runs: T[][] = [];
-  for (let i = 0; i < items.length; i += sliceSize) {
+  const n = items.length;
+  let from = items.slice();
+  // Runs of `sliceSize` items, each sorted in one slice.
+  for (let i = 0; i < n; i += sliceSize) {
     if (i > 0) await pauseBetweenSlices();
-    runs.push(items.slice(i, i + sliceSize).sort(byKey));
+    const run = from.slice(i, i + sliceSize).sort((a, b) => compareKeys(key(a), key(b)));
+    for (let j = 0; j < run.length; j++) from[i + j] = run[j]!;
   }
+  let to = new Array<T>(n);
   let steps = 0;
-  while (runs.length > 1) {
-    const merged: T[][] = [];
-    for (let r = 0; r + 1 < runs.length; r += 2) {
-      const a = runs[r]!;
-      const b = runs[r + 1]!;
-      const out: T[] = [];
-      let i = 0;
-      let j = 0;
-      while (i < a.length || j < b.length) {
-        out.push(j >= b.length || (i < a.length && key(a[i]!) <= key(b[j]!)) ? a[i++]! : b[j++]!);
+  for (let width = sliceSize; width < n; width *= 2) {
+    // Merges each pair of neighbouring runs of `width` from `from` into `to`.
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      for (let k = lo; k < hi; k++) {
+        to[k] = j >= hi || (i < mid && key(from[i]!) <= key(from[j]!)) ? from[i++]! : from[j++]!;
         if (++steps % sliceSize === 0) await pauseBetweenSlices();
       }
-      merged.push(out);
     }
-    if (runs.length % 2 === 1) merged.push(runs[runs.length - 1]!);
-    runs = merged;
+    [from, to] = [to, from];
   }
-  return runs[0] ?? [];
+  return from;
+}
+
+/** The order of two keys, for `Array.prototype.sort`. */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
