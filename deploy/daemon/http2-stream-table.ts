@@ -144,8 +144,9 @@ function sessionState(session: Http2Session): SessionState | undefined {
 }
 
 /**
- * Gives a new session a {@link StreamTable} for its streams; returns whether it did (not when
- * Node lays out its session state otherwise, or the session already has streams).
+ * Gives a new session a {@link StreamTable} for its streams; returns whether the session now
+ * keeps its streams in one (not when Node lays out its session state otherwise, or when the
+ * session already has streams in its Map).
  */
 export function useStreamTable(session: Http2Session): boolean {
   const state = sessionState(session);
