@@ -61,9 +61,11 @@ async function main(): Promise<void> {
 
   out(`Restarting ${leader} from its data directory ...`);
   await lab.restart(leader);
-  await eventually("the old leader back as a follower", async () => {
-    const { nodes } = await lab.get(survivor).control.listNodes();
-    if (nodes.find((n) => n.description?.hostname === leader)?.managerStatus?.reachable !== true) throw new Error("not yet");
+  // Asked of the restarted manager itself: it answers with the leader's view once it knows the
+  // leader (the leader may see it reachable, from its votes, a moment before).
+  await eventually("the old leader back as a follower that knows the leader", async () => {
+    const managerStatuses = (await lab.get(leader).control.listNodes()).nodes.flatMap((n) => (n.managerStatus ? [n.managerStatus] : []));
+    if (!managerStatuses.some((m) => m.leader) || managerStatuses.some((m) => !m.reachable)) throw new Error("not yet");
   }, 15_000);
   await shoal(leader, "node", "ls");
   out("Done: the cluster survived the loss of its leader with nothing lost.");
