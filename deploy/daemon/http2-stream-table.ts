@@ -88,10 +88,8 @@ export class StreamTable<V> extends Map<number, V> {
 
   /** {@inheritDoc Map.entries} */
   override *entries(): MapIterator<[number, V]> {
-    // A copy first: callers may delete while they iterate (closing every stream does).
-    const ring: [number, V][] = [];
-    for (let slot = 0; slot < this.slotIds.length; slot++) if (this.slotIds[slot] !== -1) ring.push([this.slotIds[slot]!, this.slotValues[slot]!]);
-    yield* ring;
+    // Copies first: callers may delete while they iterate (closing every stream does).
+    yield* this.ringEntries();
     yield* [...this.displaced];
   }
 
@@ -114,10 +112,16 @@ export class StreamTable<V> extends Map<number, V> {
     return this.entries();
   }
 
-  /** Doubles the ring and puts every entry back (ids in distinct slots stay in distinct slots of a ring twice as large). */
-  private grow(): void {
+  /** The entries in the ring, in slot order, copied out. */
+  private ringEntries(): [number, V][] {
     const entries: [number, V][] = [];
     for (let slot = 0; slot < this.slotIds.length; slot++) if (this.slotIds[slot] !== -1) entries.push([this.slotIds[slot]!, this.slotValues[slot]!]);
+    return entries;
+  }
+
+  /** Doubles the ring and puts every entry back (ids in distinct slots stay in distinct slots of a ring twice as large). */
+  private grow(): void {
+    const entries = this.ringEntries();
     this.slotIds = new Array<number>(this.slotIds.length * 2).fill(-1);
     this.slotValues = new Array<V | undefined>(this.slotIds.length).fill(undefined);
     this.inRing = 0;

@@ -574,7 +574,7 @@ export class RaftNode<R> implements Proposer<R> {
   }
 
   private failPending(err: Error): void {
-    for (const [key] of [...this.pending.entries()]) this.takePending(key)?.reject(err);
+    for (const [key] of this.pending.entries()) this.takePending(key)?.reject(err);
     const conf = this.pendingConf;
     this.pendingConf = undefined;
     conf?.reject(err);

@@ -53,7 +53,7 @@ export async function sortInSlices<T>(items: readonly T[], key: (item: T) => str
   return from;
 }
 
-/** The order of two keys, for `Array.prototype.sort`. */
-function compareKeys(a: string, b: string): number {
+/** The order of two keys (as strings compare), for `Array.prototype.sort`. */
+export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -5,6 +5,7 @@
  */
 import { TABLE_NAMES, indexKeyOf, normalizeKey, tableDef } from "./tables.ts";
 import type { IndexDef, IndexKey, Stored, TableName } from "./tables.ts";
+import { compareKeys } from "./sort-in-slices.ts";
 
 /** Read access to objects by table: what both the applied state and a transaction's staged view offer. */
 export interface Rows {
@@ -127,7 +128,7 @@ export class Tables implements Rows {
 
   /** Every object of the table, sorted by id. */
   sorted(table: TableName): Stored[] {
-    return this.list(table).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.list(table).sort((a, b) => compareKeys(a.id, b.id));
   }
 
   private table(name: TableName): Table {

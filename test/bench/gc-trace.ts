@@ -1,8 +1,9 @@
 /**
  * What V8's garbage collector did in a process, summed from the lines `node --trace-gc-nvp`
  * prints (one per collection, `name=value` pairs): young collections (scavenges), full
- * collections (mark-compact), the bytes allocated and the bytes moved to the old generation. The benchmark reads
- * them from the managers' output when asked (BENCH_GC_TRACE=1).
+ * collections (mark-compact) and what the longest one spent its pause on, the bytes allocated
+ * and the bytes moved to the old generation. The benchmark reads them from the managers' output
+ * when asked (BENCH_GC_TRACE=1).
  */
 
 /** Collections of one process over a period. */
@@ -17,6 +18,11 @@ export interface GcSummary {
   fullGcPauseMs: number;
   /** The longest full-collection pause. */
   maxFullGcPauseMs: number;
+  /**
+   * Parts of that pause: freeing the external strings that died (Node's received HTTP/2 header
+   * values are external strings), moving live objects, and sweeping.
+   */
+  longestFullGcPhasesMs: { externalStrings: number; evacuate: number; sweep: number };
   /** Bytes the scavenges moved into the old generation, in MB. */
   promotedMB: number;
   /** Bytes allocated (each collection says how many since the one before), in MB. */
@@ -57,7 +63,10 @@ export function mainIsolate(lines: readonly string[]): string | undefined {
  * figures rounded to 0.1.
  */
 export function summarizeGcTrace(lines: readonly string[], isolate?: string): GcSummary {
-  const sum: GcSummary = { scavenges: 0, scavengePauseMs: 0, fullGcs: 0, fullGcPauseMs: 0, maxFullGcPauseMs: 0, promotedMB: 0, allocatedMB: 0 };
+  const sum: GcSummary = {
+    scavenges: 0, scavengePauseMs: 0, fullGcs: 0, fullGcPauseMs: 0, maxFullGcPauseMs: 0,
+    longestFullGcPhasesMs: { externalStrings: 0, evacuate: 0, sweep: 0 }, promotedMB: 0, allocatedMB: 0,
+  };
   for (const line of lines) {
     const f = fields(line);
     if (!f || (isolate !== undefined && isolateOf(line) !== isolate)) continue;
@@ -70,7 +79,11 @@ export function summarizeGcTrace(lines: readonly string[], isolate?: string): Gc
     } else if (f.get("gc") === "mc") {
       sum.fullGcs++;
       sum.fullGcPauseMs += pause;
-      sum.maxFullGcPauseMs = Math.max(sum.maxFullGcPauseMs, pause);
+      if (pause > sum.maxFullGcPauseMs) {
+        sum.maxFullGcPauseMs = pause;
+        const phase = (name: string): number => Number(f.get(name) ?? 0);
+        sum.longestFullGcPhasesMs = { externalStrings: phase("clear.external_string_table"), evacuate: phase("evacuate"), sweep: phase("sweep") };
+      }
     }
   }
   const tenth = (x: number): number => Math.round(x * 10) / 10;
