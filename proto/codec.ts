@@ -3,6 +3,7 @@
  * for one message type of a protobufjs reflection root.
  */
 import protobuf from "protobufjs";
+import { plainDecoder } from "./plain-decoder.ts";
 
 /** Encodes and decodes one message type. Decoded objects have every scalar field filled in. */
 export interface Codec<T> {
@@ -37,21 +38,29 @@ function stripNulls(obj: Record<string, unknown>): Record<string, unknown> {
   return obj;
 }
 
+/**
+ * Decodes `bytes` as `type` with protobufjs's reflection: its decoder, then `toObject` with
+ * {@link TO_OBJECT}, then {@link stripNulls}. This defines what every codec's `decode` returns;
+ * `plainDecoder` gives the same in one pass for the types it covers.
+ */
+export function decodeByReflection(type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
+  return stripNulls(type.toObject(type.decode(bytes), TO_OBJECT));
+}
+
 /** Makes the codec for `typeName` (fully qualified, such as `shoal.raft.Message`). */
 export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
   const type = root.lookupType(typeName);
+  const decode = plainDecoder(type) ?? ((bytes: Uint8Array) => decodeByReflection(type, bytes));
   return {
     encode(message: T): Uint8Array {
       return type.encode(message as unknown as Record<string, unknown>).finish();
     },
     decode(bytes: Uint8Array): T {
-      let decoded: protobuf.Message;
       try {
-        decoded = type.decode(bytes);
+        return decode(bytes) as T;
       } catch (err) {
         throw new Error(`invalid ${typeName}: ${(err as Error).message}`, { cause: err });
       }
-      return stripNulls(type.toObject(decoded, TO_OBJECT)) as T;
     },
   };
 }
