@@ -112,21 +112,17 @@ function planType(type: protobuf.Type, plans: Map<protobuf.Type, MessagePlan>): 
   const fields = type.fieldsArray.map((f) => f.resolve());
   const slots = new Map(fields.map((f, i) => [f, i]));
   const byNumber = new Map<number, FieldPlan>();
-  const plan: MessagePlan = { byNumber, output: [], empty: fields.length === 0 };
-  plans.set(type, plan);
   const output: FieldPlan[] = [];
+  plans.set(type, { byNumber, output, empty: fields.length === 0 });
   for (const field of outputOrder(fields)) {
     const kind = kindOf(field);
     if (kind === undefined || field.required || (field as unknown as { delimited?: boolean }).delimited) return false;
     if (field.partOf && (field.repeated || field.map || field.partOf.isProto3Optional)) return false;
     const clears = field.partOf ? field.partOf.fieldsArray.filter((f) => f !== field).map((f) => slots.get(f)!) : [];
-    const fieldPlan: FieldPlan = {
-      name: field.name, slot: slots.get(field)!, kind, repeated: field.repeated, message: undefined, inOneof: field.partOf !== null && field.partOf !== undefined, clears,
-    };
+    const fieldPlan: FieldPlan = { name: field.name, slot: slots.get(field)!, kind, repeated: field.repeated, message: undefined, inOneof: Boolean(field.partOf), clears };
     byNumber.set(field.id, fieldPlan);
     output.push(fieldPlan);
   }
-  (plan as { output: readonly FieldPlan[] }).output = output;
   for (const field of fields) {
     if (field.resolvedType instanceof protobuf.Type) {
       if (!planType(field.resolvedType, plans)) return false;
