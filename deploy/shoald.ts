@@ -6,6 +6,7 @@
  * SHOAL_SNAPSHOT_INTERVAL (least entries between store snapshots) and SHOAL_FAULTS_FILE
  * (deploy/daemon/file-faults.ts).
  */
+import { allocatorAdvice } from "./daemon/allocator.ts";
 import { Daemon } from "./daemon/daemon.ts";
 import type { DaemonTuning } from "./daemon/daemon.ts";
 import { parseDaemonFlags, UsageError } from "./daemon/flags.ts";
@@ -28,7 +29,10 @@ async function main(): Promise<number> {
       certValidityMs: envNumber("SHOAL_CERT_VALIDITY_MS"),
       snapshotInterval: envNumber("SHOAL_SNAPSHOT_INTERVAL"),
     };
-    daemon = await Daemon.start(flags, tuning, (line) => process.stderr.write(`shoald: ${line}\n`));
+    const log = (line: string): void => void process.stderr.write(`shoald: ${line}\n`);
+    const advice = allocatorAdvice();
+    if (advice) log(advice);
+    daemon = await Daemon.start(flags, tuning, log);
   } catch (err) {
     process.stderr.write(`shoald: ${(err as Error).message}\n`);
     return err instanceof UsageError ? 2 : 1;

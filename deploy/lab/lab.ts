@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
 import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import { allocatorEnv } from "../daemon/allocator.ts";
 
 const SHOALD = fileURLToPath(new URL("../shoald.ts", import.meta.url));
 
@@ -90,7 +91,7 @@ export class ProcessCluster {
 
   private spawnDaemon(n: ProcessNode, args: string[]): void {
     const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? []), "--import", "tsx", SHOALD, "--data-dir", n.dataDir, ...args], {
-      env: { ...process.env, SHOAL_HEARTBEAT_MS: "1000", SHOAL_FAULTS_FILE: n.faultsFile, ...this.opts.env },
+      env: { ...process.env, ...allocatorEnv(process.env), SHOAL_HEARTBEAT_MS: "1000", SHOAL_FAULTS_FILE: n.faultsFile, ...this.opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     n.proc = proc;

@@ -1,12 +1,13 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { NodeState } from "../../proto/gen/objects.ts";
 import type { Cluster } from "../../proto/gen/objects.ts";
 import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import type { Control } from "../../deploy/lab/lab.ts";
+import { findJemalloc, mapsJemalloc } from "../../deploy/daemon/allocator.ts";
 
 const MANAGERS = ["m1", "m2", "m3"];
 const cluster = new ProcessCluster();
@@ -47,6 +48,19 @@ test("three managers and two workers form a cluster: one leader, every node read
   assert.equal(statSync(join(cluster.get("m1").dataDir, "shoald.sock")).mode & 0o777, 0o600);
   // A worker's socket answers that it is not a manager.
   await assert.rejects(cluster.get("w1").control.getCluster(), /this node is not a manager/);
+});
+
+test("the lab runs every shoald with jemalloc when it is installed, and then shoald does not warn about its allocator", async (t) => {
+  const jemalloc = findJemalloc();
+  if (!jemalloc) {
+    t.skip("jemalloc is not installed (Debian: libjemalloc2): the lab runs shoald with the C library's malloc");
+    return;
+  }
+  for (const name of [...MANAGERS, "w1", "w2"]) {
+    const { pid } = cluster.get(name).proc!;
+    assert.ok(mapsJemalloc(readFileSync(`/proc/${pid}/maps`, "utf8")), `${name} (pid ${pid}) has ${jemalloc} loaded`);
+    assert.ok(!cluster.get(name).log.some((line) => line.includes("C library's malloc")), `${name} did not complain about its allocator`);
+  }
 });
 
 test("a write through any manager is forwarded to the leader and replicated to every manager", async () => {
