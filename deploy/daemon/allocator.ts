@@ -4,11 +4,12 @@
  * Node keeps every HTTP/2 header value a manager receives in a block of its own, freed only when
  * V8's full collection finalizes the string that points to it, so a leader serving thousands of
  * calls a second frees hundreds of thousands of small blocks inside one pause. Under glibc's
- * malloc that freeing (and the consolidation of free lists it sets off) made most of the leader's
- * 60–270 ms full-collection pauses; under jemalloc the same pauses were 24–82 ms (`perf` and
- * `BENCH_GC_TRACE=1 npm run bench:raft`, README). The allocator is chosen by LD_PRELOAD when a
- * process starts, so whatever starts shoald sets it: the local lab through {@link allocatorEnv},
- * a person as the README says; shoald itself says at start when it runs without jemalloc.
+ * malloc that freeing (and the consolidation of free lists it sets off) was much of the leader's
+ * 60–270 ms full-collection pauses; under jemalloc its longest were 12–35 ms at 64 writers (one of
+ * 104 ms at 256) in `BENCH_GC_TRACE=1 BENCH_LEVELS=64,256 npm run bench:raft` (README). The
+ * allocator is chosen by LD_PRELOAD when a process starts, so whatever starts shoald sets it: the
+ * local lab through {@link allocatorEnv}, a person as the README says; shoald itself says at start
+ * when it runs without jemalloc.
  */
 import { existsSync, readFileSync } from "node:fs";
 
@@ -53,7 +54,7 @@ export function allocatorAdvice(maps: string | null = readSelfMaps(), exists: (p
   const how = jemalloc
     ? `start shoald with LD_PRELOAD=${jemalloc}`
     : "install jemalloc (Debian and Ubuntu: apt-get install libjemalloc2) and start shoald with LD_PRELOAD set to it";
-  return `running with the C library's malloc, under which a busy leader's garbage-collection pauses are two to three times longer: ${how}`;
+  return `running with the C library's malloc, under which a busy leader's garbage-collection pauses are much longer: ${how}`;
 }
 
 /** This process's /proc/self/maps, or null where there is none. */
