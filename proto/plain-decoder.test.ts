@@ -1,14 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { basename, join } from "node:path";
-import { readdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import protobuf from "protobufjs";
 import { decodeByReflection, rootFromJSON } from "./codec.ts";
+import { descriptorOf, parseProto, protoFiles } from "./generate.ts";
 import { plainDecoder } from "./plain-decoder.ts";
-
-const PROTO_DIR = fileURLToPath(new URL(".", import.meta.url));
 
 /** Every message type of shoal's .proto files, loaded as the generated code loads them (from JSON). */
 function allTypes(): protobuf.Type[] {
@@ -19,11 +15,8 @@ function allTypes(): protobuf.Type[] {
       if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) walk(nested);
     }
   };
-  for (const file of readdirSync(PROTO_DIR).filter((f) => f.endsWith(".proto")).sort()) {
-    const parsed = new protobuf.Root();
-    parsed.resolvePath = (_origin, target) => join(PROTO_DIR, basename(target));
-    parsed.loadSync(join(PROTO_DIR, file), { keepCase: false, alternateCommentMode: true });
-    const root = rootFromJSON(parsed.toJSON({ keepComments: false }));
+  for (const file of protoFiles()) {
+    const root = rootFromJSON(descriptorOf(parseProto(file)));
     root.resolveAll();
     walk(root);
   }

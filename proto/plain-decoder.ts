@@ -196,6 +196,24 @@ function longToNumber(value: unknown): number {
   return new util.LongBits(long.low >>> 0, long.high >>> 0).toNumber(true);
 }
 
+/**
+ * Limits `state` to the next `length` bytes, a length-delimited part (a message or a map entry),
+ * as protobufjs does; returns the limit it had, for {@link leaveDelimited}.
+ */
+function enterDelimited(state: ReaderState, length: number): number {
+  const end = state.pos + length;
+  if (end > state.len) throw RangeError("index out of range");
+  const outer = state.len;
+  state.len = end;
+  return outer;
+}
+
+/** Checks that the delimited part was read to its end, and restores the limit `outer`. */
+function leaveDelimited(state: ReaderState, outer: number): void {
+  if (state.pos !== state.len) throw RangeError("index out of range");
+  state.len = outer;
+}
+
 /** The Reader methods protobufjs's generated decoders use that its typings leave out. */
 interface ReaderExtras {
   /** A field's tag: number and wire type. */
@@ -228,14 +246,12 @@ function readScalar(r: ProtobufReader, kind: Kind): unknown {
  * Reads one entry of a map<string, string> into `map`, as protobufjs's generated decoders do:
  * a missing key or value is "", a later entry with the same key wins.
  */
-function readMapEntry(r: ProtobufReader, map: Record<string, string>, verified: boolean, depth: number, messageEnd: number): void {
+function readMapEntry(r: ProtobufReader, map: Record<string, string>, verified: boolean, depth: number): void {
   const state = r as unknown as ReaderState;
-  const end = extras(r).size() + state.pos;
-  if (end > state.len) throw RangeError("index out of range");
-  state.len = end;
+  const outer = enterDelimited(state, extras(r).size());
   let key = "";
   let value = "";
-  while (state.pos < end) {
+  while (state.pos < state.len) {
     const tag = extras(r).tag();
     const wireType = tag & 7;
     const field = tag >>> 3;
@@ -247,8 +263,7 @@ function readMapEntry(r: ProtobufReader, map: Record<string, string>, verified: 
     }
     r.skipType(wireType, depth, field);
   }
-  if (state.pos !== end) throw RangeError("index out of range");
-  state.len = messageEnd;
+  leaveDelimited(state, outer);
   if (key === "__proto__") util.makeProp(map, key);
   map[key] = value;
 }
@@ -260,34 +275,22 @@ function readMapEntry(r: ProtobufReader, map: Record<string, string>, verified: 
 function readValues(plan: MessagePlan, r: ProtobufReader, length: number | undefined, depth: number, into?: Values): Values {
   const state = r as unknown as ReaderState;
   if (depth > Reader.recursionLimit) throw Error("max depth exceeded");
-  let end: number;
-  let outerLen = 0;
-  if (length === undefined) {
-    end = state.len;
-  } else {
-    end = state.pos + length;
-    if (end > state.len) throw RangeError("index out of range");
-    outerLen = state.len;
-    state.len = end;
-  }
+  const outer = length === undefined ? undefined : enterDelimited(state, length);
   const values: Values = into ?? new Array<unknown>(plan.output.length);
-  while (state.pos < end) {
+  while (state.pos < state.len) {
     const tag = extras(r).tag();
     const wireType = tag & 7;
     const field = plan.byNumber.get(tag >>> 3);
-    if (field && readField(field, values, r, wireType, depth, end)) continue;
+    if (field && readField(field, values, r, wireType, depth)) continue;
     // protobufjs passes a type without fields the whole tag here, and the others the field number.
     r.skipType(wireType, depth, plan.empty ? tag : tag >>> 3);
   }
-  if (length !== undefined) {
-    if (state.pos !== end) throw RangeError("index out of range");
-    state.len = outerLen;
-  }
+  if (outer !== undefined) leaveDelimited(state, outer);
   return values;
 }
 
 /** Reads one occurrence of `field` into `values`; false when its wire type is not the field's (then it is skipped as unknown). */
-function readField(field: FieldPlan, values: Values, r: ProtobufReader, wireType: number, depth: number, messageEnd: number): boolean {
+function readField(field: FieldPlan, values: Values, r: ProtobufReader, wireType: number, depth: number): boolean {
   const { kind, slot } = field;
   if (field.repeated) {
     if (wireType === 2 && kind in PACKED_READER) {
@@ -302,7 +305,7 @@ function readField(field: FieldPlan, values: Values, r: ProtobufReader, wireType
   }
   if (wireType !== WIRE_TYPE[kind]) return false;
   if (kind === Kind.MAP || kind === Kind.MAP_VERIFIED) {
-    readMapEntry(r, (values[slot] ??= {}) as Record<string, string>, kind === Kind.MAP_VERIFIED, depth, messageEnd);
+    readMapEntry(r, (values[slot] ??= {}) as Record<string, string>, kind === Kind.MAP_VERIFIED, depth);
     return true;
   }
   values[slot] = kind === Kind.MESSAGE

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { allocatorAdvice, allocatorEnv, findJemalloc, JEMALLOC_PATHS, mapsJemalloc } from "./allocator.ts";
+import { allocatorAdvice, allocatorEnv, findJemalloc, JEMALLOC_PATHS, mapsJemalloc, WITHOUT_JEMALLOC } from "./allocator.ts";
 
 const DEBIAN = JEMALLOC_PATHS[0];
 const installed = (path: string) => path === DEBIAN;
@@ -26,4 +26,5 @@ test("shoald's advice about its allocator: none with jemalloc or without /proc, 
   assert.equal(allocatorAdvice(null, installed), undefined);
   assert.match(allocatorAdvice("x /usr/lib/x86_64-linux-gnu/libc.so.6\n", installed)!, new RegExp(`start shoald with LD_PRELOAD=${DEBIAN}`));
   assert.match(allocatorAdvice("x /usr/lib/x86_64-linux-gnu/libc.so.6\n", absent)!, /apt-get install libjemalloc2/);
+  assert.ok(allocatorAdvice("x /usr/lib/x86_64-linux-gnu/libc.so.6\n", absent)!.startsWith(WITHOUT_JEMALLOC), "the advice begins as logs are searched for it");
 });

@@ -38,6 +38,9 @@ export function allocatorEnv(env: NodeJS.ProcessEnv, exists: (path: string) => b
   return jemalloc ? { LD_PRELOAD: [jemalloc, ...preloaded].join(":") } : {};
 }
 
+/** How shoald's advice (see {@link allocatorAdvice}) begins: what a log can be searched for. */
+export const WITHOUT_JEMALLOC = "running with the C library's malloc";
+
 /** Whether the process whose /proc/<pid>/maps this is has jemalloc loaded. */
 export function mapsJemalloc(maps: string): boolean {
   return /\/libjemalloc[^/\s]*\.so/.test(maps);
@@ -54,7 +57,7 @@ export function allocatorAdvice(maps: string | null = readSelfMaps(), exists: (p
   const how = jemalloc
     ? `start shoald with LD_PRELOAD=${jemalloc}`
     : "install jemalloc (Debian and Ubuntu: apt-get install libjemalloc2) and start shoald with LD_PRELOAD set to it";
-  return `running with the C library's malloc, under which a busy leader's garbage-collection pauses are much longer: ${how}`;
+  return `${WITHOUT_JEMALLOC}, under which a busy leader's garbage-collection pauses are much longer: ${how}`;
 }
 
 /** This process's /proc/self/maps, or null where there is none. */
