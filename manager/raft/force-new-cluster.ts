@@ -1,9 +1,11 @@
 /**
  * `shoald --force-new-cluster`: turns one surviving manager's data into a new single-manager
- * cluster that keeps the state. Everything committed is kept (the snapshot plus the committed
- * entries after it, replayed); uncommitted entries are dropped; every other member is removed,
- * so the others must join again. The result is a snapshot at the commit index whose only voter
- * is this manager.
+ * cluster that keeps the state: the snapshot plus every entry of the log after it, replayed.
+ * Entries past the commit index on disk are kept too: that index is written lazily (see
+ * LevelStorage.save), so writes acknowledged just before the crash may lie past it; an entry
+ * that was never committed is a write whose caller was told it may or may not be applied. Every
+ * other member is removed, so the others must join again. The result is a snapshot at the last
+ * index whose only voter is this manager.
  */
 import { ConfChangeCodec, EntryType } from "../../proto/gen/raft.ts";
 import { LevelStorage } from "./level-storage.ts";
@@ -19,9 +21,9 @@ export async function forceNewCluster(raftDir: string, raftId: number, stateMach
     const members = new Members();
     if (snap.data.byteLength > 0) stateMachine.restore(snap.metadata!.index, members.restoreSnapshot(snap.data));
     const { hardState } = storage.initialState();
-    const commit = Math.max(hardState.commit, snap.metadata!.index);
+    const last = storage.lastIndex();
     const first = snap.metadata!.index + 1;
-    for (const e of commit >= first ? storage.entries(first, commit + 1, Number.MAX_SAFE_INTEGER) : []) {
+    for (const e of last >= first ? storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER) : []) {
       if (e.type === EntryType.ENTRY_CONF_CHANGE) members.apply(ConfChangeCodec.decode(e.data));
       else if (e.data.byteLength >= PROPOSAL_ID_BYTES) stateMachine.apply(e.index, e.data.subarray(PROPOSAL_ID_BYTES));
     }
@@ -30,9 +32,9 @@ export async function forceNewCluster(raftDir: string, raftId: number, stateMach
     await storage.resetTo(
       {
         data: members.wrapSnapshot(stateMachine.snapshot()),
-        metadata: { index: commit, term: storage.term(commit) ?? snap.metadata!.term, confState: { voters: [raftId], learners: [] } },
+        metadata: { index: last, term: storage.term(last) ?? snap.metadata!.term, confState: { voters: [raftId], learners: [] } },
       },
-      { term: hardState.term, vote: 0, commit },
+      { term: hardState.term, vote: 0, commit: last },
     );
   } finally {
     await storage.close();

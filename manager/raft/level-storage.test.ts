@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Entry } from "../../proto/gen/raft.ts";
 import { EntryType } from "../../proto/gen/raft.ts";
 import { Level } from "level";
+import type { HardState } from "../../proto/gen/raft.ts";
 import { LevelStorage } from "./level-storage.ts";
 import { seededRandom } from "./random.ts";
 
@@ -67,6 +68,11 @@ test("the log and the snapshot survive reopening through appends, replaced tails
         want.last = entries[entries.length - 1]!.index;
         want.commit = Math.min(want.last, want.commit + pick(25));
         await storage.save({ entries, hardState: { term: want.term, vote: 1, commit: want.commit } });
+        if (random() < 0.3 && want.commit < want.last) {
+          // A Ready that only advances the commit index: written later, or when the storage closes.
+          want.commit += 1 + pick(want.last - want.commit);
+          await storage.save({ entries: [], hardState: { term: want.term, vote: 1, commit: want.commit }, mustSync: false });
+        }
       } else if (roll < 0.8 && want.commit > want.snapshotIndex) {
         // A local snapshot of committed state, keeping a few entries before it.
         const index = want.snapshotIndex + 1 + pick(want.commit - want.snapshotIndex);
@@ -145,4 +151,71 @@ test("a data directory in the first layout (a record per entry) is refused, sayi
   await assert.rejects(LevelStorage.open(dir), /written by an earlier development version of shoal .* start this node from an empty data directory and join it again/);
   // Refused without changing anything: the directory can be opened again (and refused again).
   await assert.rejects(LevelStorage.open(dir), /earlier development version/);
+});
+
+/**
+ * The hard state a manager killed now would restart with: the data directory copied as it is
+ * (LevelDB's files as written so far, as after a process crash) and opened.
+ */
+async function hardStateAfterCrash(dir: string, image: string): Promise<HardState> {
+  cpSync(dir, image, { recursive: true });
+  const copy = await LevelStorage.open(image);
+  try {
+    return copy.initialState().hardState;
+  } finally {
+    await copy.close();
+  }
+}
+
+test("a Ready that only advances the commit index does not wait for the disk: its commit goes with the next write, or on its own soon after", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, "raft");
+  const delay = 40;
+  const storage = await LevelStorage.open(dir, { commitWriteDelayMs: delay });
+  let images = 0;
+  const afterCrash = (): Promise<HardState> => hardStateAfterCrash(dir, join(root, `image${++images}`));
+
+  await storage.save({ entries: [entry(1, 1), entry(2, 1), entry(3, 1)], hardState: { term: 1, vote: 1, commit: 1 } });
+  await storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 3 }, mustSync: false });
+  assert.equal(storage.initialState().hardState.commit, 3, "the in-memory copy has it at once");
+  assert.equal((await afterCrash()).commit, 1, "not on disk yet: the save did not wait for a write");
+  await new Promise((r) => setTimeout(r, delay * 3));
+  assert.deepEqual(await afterCrash(), { term: 1, vote: 1, commit: 3 }, "written on its own when no other write came");
+
+  // Under load the next write takes it along.
+  await storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 3 }, mustSync: false });
+  await storage.save({ entries: [entry(4, 1), entry(5, 1)], hardState: undefined });
+  await storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 5 }, mustSync: false });
+  await storage.save({ entries: [entry(6, 1)], hardState: undefined });
+  assert.deepEqual(await afterCrash(), { term: 1, vote: 1, commit: 5 }, "written with the entries that came next");
+
+  // A deferred commit never puts back an older term or vote, whatever the order of the writes.
+  await storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 6 }, mustSync: false });
+  await storage.save({ entries: [], hardState: { term: 2, vote: 2, commit: 6 }, mustSync: true });
+  await new Promise((r) => setTimeout(r, delay * 3));
+  assert.deepEqual(await afterCrash(), { term: 2, vote: 2, commit: 6 });
+
+  // Closing writes a deferred commit.
+  await storage.save({ entries: [], hardState: { term: 2, vote: 2, commit: 6 }, mustSync: false });
+  await storage.save({ entries: [entry(7, 2)], hardState: { term: 2, vote: 2, commit: 6 } });
+  await storage.save({ entries: [], hardState: { term: 2, vote: 2, commit: 7 }, mustSync: false });
+  await storage.close();
+  const reopened = await LevelStorage.open(dir);
+  assert.deepEqual(reopened.initialState().hardState, { term: 2, vote: 2, commit: 7 });
+  await reopened.close();
+});
+
+test("a deferred commit index that cannot be written fails the next save, saying why", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const storage = await LevelStorage.open(dir, { commitWriteDelayMs: 5 });
+  await storage.save({ entries: [entry(1, 1), entry(2, 1)], hardState: { term: 1, vote: 1, commit: 1 } });
+  // The database goes away underneath (as a failing disk would take it).
+  const db = (storage as unknown as { db: Level<string, Uint8Array> }).db;
+  await db.close();
+  await storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 2 }, mustSync: false });
+  await new Promise((r) => setTimeout(r, 50));
+  // The next save writes nothing itself, yet fails: the node stops instead of going on unaware.
+  await assert.rejects(storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 2 }, mustSync: false }), /not open/i);
 });

@@ -2,8 +2,8 @@
  * Durable Raft state on `level` (LevelDB) under a node's data directory: the log, the hard
  * state and the latest snapshot. Reads are served from an in-memory copy (the core's Storage
  * interface is synchronous); every write goes to LevelDB first, in one batch, with `sync` so it
- * is on disk (fsync) before the caller sends any message that depends on it (a batch that only
- * advances the commit index is not synced: see `save`).
+ * is on disk (fsync) before the caller sends any message that depends on it. A Ready that only
+ * advances the commit index is not written at once: see `save`.
  *
  * Keys: `b/<first index as 16 hex digits>` → EntryBatch; `hs` → HardState; `snap-meta` →
  * SnapshotMetadata; `snap-data/<snapshot index>-<random>/<n>` → the snapshot's data, cut into
@@ -42,6 +42,11 @@ const SNAPSHOT_CHUNKS_KEY = "snap-chunks";
 const SINGLE_SNAPSHOT_DATA_KEY = "snap-data";
 /** Chunks of snapshot data are at most this large, by default. */
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+/**
+ * A commit index that only advanced goes to disk with the next write, or after this long when no
+ * write comes (an idle cluster). Under load the next write comes within a round trip.
+ */
+export const COMMIT_WRITE_DELAY_MS = 50;
 
 /**
  * A new prefix for the data chunks of the snapshot at `index`: random too, since a snapshot
@@ -113,12 +118,24 @@ function snapshotOps(snapshot: Snapshot, chunkPrefix: string): BatchOp[] {
 export interface LevelStorageOptions {
   /** Largest chunk of snapshot data written in one batch (default 1 MB; tests use a few bytes). */
   snapshotChunkBytes?: number;
+  /** Longest wait before a commit index that only advanced is written (default {@link COMMIT_WRITE_DELAY_MS}). */
+  commitWriteDelayMs?: number;
 }
 
 /** Raft storage persisted in LevelDB, read from memory. */
 export class LevelStorage implements Storage {
   /** A local snapshot being written, if any. */
   private snapshotWrite: Promise<void> | undefined;
+  /**
+   * Writes of the hard state, one after another: a write that was overtaken could otherwise put
+   * back an older term, vote or commit index (see `inTurn`).
+   */
+  private writes: Promise<void> = Promise.resolve();
+  /** The hard state of a Ready that only advanced the commit index, not on disk yet. */
+  private unwrittenCommit: HardState | undefined;
+  private commitWriteTimer: NodeJS.Timeout | undefined;
+  /** Why writing a commit index in the background failed; the next `save` throws it. */
+  private commitWriteError: Error | undefined;
 
   private constructor(
     private readonly db: Level<string, Uint8Array>,
@@ -126,6 +143,7 @@ export class LevelStorage implements Storage {
     /** The batch records on disk, in index order. */
     private records: BatchRecord[],
     private readonly snapshotChunkBytes: number,
+    private readonly commitWriteDelayMs: number,
   ) {}
 
   /** Opens (or creates) the storage in directory `path` and loads what it holds. */
@@ -172,7 +190,8 @@ export class LevelStorage implements Storage {
       expected++;
     }
     mem.append(entries);
-    return new LevelStorage(db, mem, records, options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES);
+    return new LevelStorage(db, mem, records, options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES,
+      options.commitWriteDelayMs ?? COMMIT_WRITE_DELAY_MS);
   }
 
   /**
@@ -222,11 +241,22 @@ export class LevelStorage implements Storage {
 
   /**
    * Persists what a Ready says must be persisted (snapshot, entries, hard state) in one batch,
-   * then updates the in-memory copy. Resolves once the data is on disk: the batch is synced
-   * unless `mustSync` is false, which the core says of a Ready whose only change is the commit
-   * index (etcd's MustSync rule: a commit index lost in a crash is learnt again from the leader).
+   * then updates the in-memory copy. Resolves once the data is on disk (synced).
+   *
+   * A Ready whose only change is the commit index (`mustSync` false, nothing else to write) is
+   * not written at once: it resolves at once, and its hard state goes to disk with the next
+   * write, or on its own (unsynced) after `commitWriteDelayMs` when no write comes, or when the
+   * storage is closed. Under load that spares every round a second LevelDB write and the wait for
+   * it, which held up the next round's entries on every manager. A commit index lost in a crash
+   * is learnt again from the leader (etcd's MustSync rule: Raft's commit index is volatile
+   * state); `--force-new-cluster` keeps the entries after it (see force-new-cluster.ts).
    */
   async save(rd: Pick<Ready, "snapshot" | "entries" | "hardState"> & { mustSync?: boolean }): Promise<void> {
+    if (this.commitWriteError) throw this.commitWriteError;
+    if (rd.mustSync === false && !rd.snapshot && rd.entries.length === 0) {
+      if (rd.hardState) this.deferCommit(rd.hardState);
+      return;
+    }
     // A snapshot from the leader must land on disk after any local snapshot still being written,
     // or the older one could overwrite it.
     if (rd.snapshot && this.snapshotWrite) await this.snapshotWrite;
@@ -243,12 +273,51 @@ export class LevelStorage implements Storage {
       ops.push({ type: "put", key: batchKey(first), value: EntryBatchCodec.encode({ entries: rd.entries }) });
       this.records.push({ first, last: rd.entries[rd.entries.length - 1]!.index });
     }
-    if (rd.hardState) ops.push({ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(rd.hardState) });
-    if (rd.snapshot) await this.writeSnapshot(rd.snapshot, ops);
-    else if (ops.length > 0) await this.db.batch(ops, { sync: rd.mustSync ?? true });
+    // A deferred commit index goes with this write; a hard state of this Ready is newer still.
+    const hardState = rd.hardState ?? this.unwrittenCommit;
+    this.unwrittenCommit = undefined;
+    if (hardState) ops.push({ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hardState) });
+    if (rd.snapshot) await this.inTurn(() => this.writeSnapshot(rd.snapshot!, ops));
+    else if (ops.length > 0) await this.inTurn(() => this.db.batch(ops, { sync: rd.mustSync ?? true }));
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
     if (rd.hardState) this.mem.setHardState(rd.hardState);
+  }
+
+  /**
+   * Runs `write` once the writes before it are done. Every write that may carry the hard state
+   * goes through here, so that they land in the order they were made.
+   */
+  private inTurn(write: () => Promise<void>): Promise<void> {
+    const done = this.writes.then(write);
+    this.writes = done.catch(() => {});
+    return done;
+  }
+
+  /**
+   * Keeps `hs` (which advanced only the commit index) to be written with the next write, or on
+   * its own after `commitWriteDelayMs`. Every entry it commits is on disk already: the Ready
+   * loop persists each Ready before it takes the next.
+   */
+  private deferCommit(hs: HardState): void {
+    this.mem.setHardState(hs);
+    this.unwrittenCommit = hs;
+    this.commitWriteTimer ??= setTimeout(() => {
+      this.commitWriteTimer = undefined;
+      void this.writeDeferredCommit();
+    }, this.commitWriteDelayMs).unref();
+  }
+
+  /** Writes the deferred commit index, if it is still not on disk. */
+  private writeDeferredCommit(): Promise<void> {
+    return this.inTurn(async () => {
+      const hs = this.unwrittenCommit;
+      if (!hs) return;
+      this.unwrittenCommit = undefined;
+      await this.db.batch([{ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) }]);
+    }).catch((err: unknown) => {
+      this.commitWriteError ??= err instanceof Error ? err : new Error(String(err));
+    });
   }
 
   /**
@@ -283,17 +352,23 @@ export class LevelStorage implements Storage {
    * cluster from this node's data). Unlike `save`, the snapshot need not be newer.
    */
   async resetTo(snapshot: Snapshot, hs: HardState): Promise<void> {
-    await this.db.clear(BATCH_KEYS);
+    this.unwrittenCommit = undefined;
     this.records = [];
-    await this.writeSnapshot(snapshot, [{ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) }]);
+    await this.inTurn(async () => {
+      await this.db.clear(BATCH_KEYS);
+      await this.writeSnapshot(snapshot, [{ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) }]);
+    });
     const mem = new MemoryStorage();
     mem.applySnapshot(snapshot);
     mem.setHardState(hs);
     this.mem = mem;
   }
 
-  /** Closes the database, once a snapshot being written is done. */
+  /** Closes the database, once a deferred commit index is written and a snapshot being written is done. */
   async close(): Promise<void> {
+    clearTimeout(this.commitWriteTimer);
+    this.commitWriteTimer = undefined;
+    await this.writeDeferredCommit();
     await this.snapshotWrite?.catch(() => {});
     await this.db.close();
   }
