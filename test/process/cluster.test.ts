@@ -79,10 +79,14 @@ test("killing the leader with SIGKILL: a new leader serves writes within 3 s; th
   const survivors = MANAGERS.filter((m) => m !== leader);
   const killedAt = Date.now();
   await cluster.kill(leader);
-  await eventually("a write after the leader died", () => writeLabel(cluster.get(survivors[0]!).control, "after-kill", "yes"), 10_000, 20);
-  const tookMs = Date.now() - killedAt;
-  assert.ok(tookMs < 3000, `the cluster took ${tookMs} ms to accept a write again`);
-  await cluster.restart(leader);
+  let tookMs: number;
+  try {
+    await eventually("a write after the leader died", () => writeLabel(cluster.get(survivors[0]!).control, "after-kill", "yes"), 10_000, 20);
+    tookMs = Date.now() - killedAt;
+  } finally {
+    // Whatever happened, the tests after this one need all three managers.
+    await cluster.restart(leader);
+  }
   await eventually("the old leader catches up", async () => {
     const labels = (await cluster.get(leader).control.getCluster()).spec?.annotations?.labels ?? {};
     assert.equal(labels["before-kill"], "yes");
@@ -90,6 +94,8 @@ test("killing the leader with SIGKILL: a new leader serves writes within 3 s; th
   });
   const now = await cluster.leader(MANAGERS);
   assert.notEqual(now, leader, "the restarted manager came back as a follower");
+  // Checked last, so that a slow failover on a busy machine leaves the cluster whole for the next tests.
+  assert.ok(tookMs < 3000, `the cluster took ${tookMs} ms to accept a write again`);
 });
 
 test("a partitioned leader cannot commit; the others elect a leader and continue; it converges after the cut heals", async () => {
