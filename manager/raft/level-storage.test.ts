@@ -3,10 +3,9 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Entry } from "../../proto/gen/raft.ts";
+import type { Entry, HardState } from "../../proto/gen/raft.ts";
 import { EntryType } from "../../proto/gen/raft.ts";
 import { Level } from "level";
-import type { HardState } from "../../proto/gen/raft.ts";
 import { LevelStorage } from "./level-storage.ts";
 import { seededRandom } from "./random.ts";
 
@@ -190,7 +189,7 @@ test("a Ready that only advances the commit index does not wait for the disk: it
   await storage.save({ entries: [entry(6, 1)], hardState: undefined });
   assert.deepEqual(await afterCrash(), { term: 1, vote: 1, commit: 5 }, "written with the entries that came next");
 
-  // A deferred commit never puts back an older term or vote, whatever the order of the writes.
+  // A deferred commit that a newer hard state supersedes is not written after it: the older term and vote never come back.
   await storage.save({ entries: [], hardState: { term: 1, vote: 1, commit: 6 }, mustSync: false });
   await storage.save({ entries: [], hardState: { term: 2, vote: 2, commit: 6 }, mustSync: true });
   await new Promise((r) => setTimeout(r, delay * 3));

@@ -114,6 +114,11 @@ function snapshotOps(snapshot: Snapshot, chunkPrefix: string): BatchOp[] {
   ];
 }
 
+/** The write of hard state `hs`. */
+function hardStateOp(hs: HardState): BatchOp {
+  return { type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) };
+}
+
 /** How a storage is opened. */
 export interface LevelStorageOptions {
   /** Largest chunk of snapshot data written in one batch (default 1 MB; tests use a few bytes). */
@@ -276,7 +281,7 @@ export class LevelStorage implements Storage {
     // A deferred commit index goes with this write; a hard state of this Ready is newer still.
     const hardState = rd.hardState ?? this.unwrittenCommit;
     this.unwrittenCommit = undefined;
-    if (hardState) ops.push({ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hardState) });
+    if (hardState) ops.push(hardStateOp(hardState));
     if (rd.snapshot) await this.inTurn(() => this.writeSnapshot(rd.snapshot!, ops));
     else if (ops.length > 0) await this.inTurn(() => this.db.batch(ops, { sync: rd.mustSync ?? true }));
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
@@ -314,7 +319,7 @@ export class LevelStorage implements Storage {
       const hs = this.unwrittenCommit;
       if (!hs) return;
       this.unwrittenCommit = undefined;
-      await this.db.batch([{ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) }]);
+      await this.db.batch([hardStateOp(hs)]);
     }).catch((err: unknown) => {
       this.commitWriteError ??= err instanceof Error ? err : new Error(String(err));
     });
@@ -356,7 +361,7 @@ export class LevelStorage implements Storage {
     this.records = [];
     await this.inTurn(async () => {
       await this.db.clear(BATCH_KEYS);
-      await this.writeSnapshot(snapshot, [{ type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) }]);
+      await this.writeSnapshot(snapshot, [hardStateOp(hs)]);
     });
     const mem = new MemoryStorage();
     mem.applySnapshot(snapshot);
