@@ -187,7 +187,7 @@ test("a manager far behind catches up from a snapshot streamed in chunks, larger
   }
 });
 
-test("snapshots come every N entries, but a large state waits until the log since the last snapshot is as large as it", async () => {
+test("snapshots come every N entries, but a large state waits until the log since the last snapshot is twice as large as it", async () => {
   const m = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval: 5 });
   try {
     await waitFor("a leader", () => m.node.isLeader);
@@ -199,7 +199,7 @@ test("snapshots come every N entries, but a large state waits until the log sinc
     for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
     const first = await settled();
     assert.ok(first > 1, `small state: a snapshot after 5 entries (snapshot at ${first})`);
-    // A state of about 300 kB: its snapshot comes once the log since the last one is that large.
+    // A state of about 300 kB: its snapshot comes once the log since the last one is twice that.
     // (The first big entry makes the log since the small snapshot far larger than it.)
     await m.node.propose(enc("big".repeat(100_000)));
     for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
@@ -207,11 +207,15 @@ test("snapshots come every N entries, but a large state waits until the log sinc
     assert.ok(big > first, "the entry that made the log large is snapshotted");
     for (let i = 0; i < 20; i++) await m.node.propose(enc(`small again ${i}`));
     assert.equal(await settled(), big, "20 small entries are far less than the 300 kB snapshot: no new one");
-    // Two more: the thresholds are stretched by up to a tenth.
+    // About 450 kB of log: more than the snapshot, even stretched by a tenth, but not twice it.
+    await m.node.propose(enc("big".repeat(150_000)));
+    for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
+    assert.equal(await settled(), big, "a log since the snapshot of one and a half times its size: no new one");
+    // About 1 MB: more than twice the snapshot, even with the thresholds stretched by a tenth.
     await m.node.propose(enc("big".repeat(100_000)));
     await m.node.propose(enc("big".repeat(100_000)));
     for (let i = 0; i < 6; i++) await m.node.propose(enc(`small ${i}`));
-    assert.ok(await settled() > big, "once the log since has grown larger than the snapshot, the next one comes");
+    assert.ok(await settled() > big, "once the log since has grown to twice the snapshot, the next one comes");
   } finally {
     await stopManager(m);
   }
