@@ -77,9 +77,7 @@ export const RAFT_NODE_DEFAULTS = {
  * since the last snapshot is this many times that snapshot's size: the Raft thesis's "expansion
  * factor" (§5.1.1). Snapshots then take about a third of what goes to disk instead of half (the
  * factor of 1 used before 2026-12-05), for a log on disk and in memory of up to twice the state.
- * Snapshots of a growing store are what cost: in a one-off A/B of shoal alone from an empty
- * store, 64 writers for 20 s (two pairs of runs, a throwaway script), 4,093 and 3,819 writes/s
- * at 219 and 249 µs of server CPU per write, against 4,015 and 2,814 at 236 and 353.
+ * What that saved a growing store is in the README (Benchmarks, "Snapshots of a growing store").
  */
 const SNAPSHOT_LOG_FACTOR = 2;
 
@@ -549,8 +547,8 @@ export class RaftNode<R> implements Proposer<R> {
    * snapshot, both thresholds stretched by a random tenth so that the managers do not all
    * snapshot at the same index. Encoding the whole state costs in proportion to its size, so a
    * large store is snapshotted less often, and snapshots cost at most about half an encoding of
-   * what the log carried (the Raft thesis, §5.1.1). The state is captured now, encoded a slice at a time and written to
-   * disk in the background while the loop goes on.
+   * what the log carried (the Raft thesis, §5.1.1). The state is captured now, encoded a slice at
+   * a time and written to disk in the background while the loop goes on.
    */
   private maybeSnapshot(): void {
     const applied = this.node.raft.raftLog.applied;
