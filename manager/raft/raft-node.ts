@@ -11,6 +11,7 @@ import type { ConfChange, Entry, Message } from "../../proto/gen/raft.ts";
 import { ConfChangeCodec, ConfChangeType, EntryType, MessageType } from "../../proto/gen/raft.ts";
 import type { RaftMember } from "../../proto/gen/raftrpc.ts";
 import { RaftMemberCodec } from "../../proto/gen/raftrpc.ts";
+import { AnswerQueue } from "./answer-queue.ts";
 import { RAFT_DEFAULTS } from "./config.ts";
 import { RaftError, RaftErrorCode } from "./errors.ts";
 import type { LevelStorage } from "./level-storage.ts";
@@ -81,6 +82,13 @@ export const RAFT_NODE_DEFAULTS = {
  */
 const SNAPSHOT_LOG_FACTOR = 2;
 
+/**
+ * Writers a commit answers at once; those beyond wait for the next turn of the event loop
+ * (answer-queue.ts). With 64 writers this gave about a fifth more throughput than answering a
+ * whole commit at once, and with 256 writers a little more at the same p99 (README, Benchmarks).
+ */
+const ANSWERS_AT_ONCE = 32;
+
 /** Bytes of the proposal id in front of a proposal's data. */
 export const PROPOSAL_ID_BYTES = 8;
 
@@ -121,6 +129,8 @@ export class RaftNode<R> implements Proposer<R> {
   private readonly pending = new WaitingList<PendingProposal<R>>();
   /** Proposals waiting for the next turn of the loop, to be proposed together (see `proposeQueued`). */
   private queued: { framed: Uint8Array; key: number }[] = [];
+  /** Results of this node's applied proposals, on their way to the writers. */
+  private readonly answers = new AnswerQueue<R>(ANSWERS_AT_ONCE);
   private pendingConf: PendingConfChange | undefined;
   private proposalCounter = 0;
   private readonly proposalPrefix: number;
@@ -533,7 +543,9 @@ export class RaftNode<R> implements Proposer<R> {
     const result = this.opts.stateMachine.apply(e.index, e.data.subarray(PROPOSAL_ID_BYTES));
     // Made here (by this node, since it started) when the id carries this node's prefix.
     const id = new DataView(e.data.buffer, e.data.byteOffset, PROPOSAL_ID_BYTES);
-    if (id.getUint32(0) === this.proposalPrefix) this.takePending(id.getUint32(4))?.resolve(result);
+    if (id.getUint32(0) !== this.proposalPrefix) return;
+    const waiting = this.takePending(id.getUint32(4));
+    if (waiting) this.answers.give(waiting.resolve, result);
   }
 
   /** Removes a waiting proposal so that it is settled exactly once. */
