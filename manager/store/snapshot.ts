@@ -10,7 +10,7 @@ import type { AnyChange } from "./events.ts";
 import { Tables } from "./table.ts";
 import { TABLE_NAMES } from "./tables.ts";
 import type { Stored, TableName } from "./tables.ts";
-import { pauseBetweenSlices, sortInSlices } from "./sort-in-slices.ts";
+import { Slices, sortInSlices } from "./sort-in-slices.ts";
 import { packObject, unpackObject } from "./wire.ts";
 
 /**
@@ -41,19 +41,12 @@ function snapshotSize(encoded: readonly Uint8Array[]): number {
   return size;
 }
 
-/**
- * Writes `encoded[from]` to `encoded[to - 1]` as elements of StoreSnapshot's repeated field 1,
- * one after another, at `offset`; returns the offset after them.
- */
-function writeElements(out: Uint8Array, offset: number, encoded: readonly Uint8Array[], from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    const bytes = encoded[i]!;
-    out[offset++] = OBJECTS_FIELD_TAG;
-    offset = writeVarint(out, offset, bytes.byteLength);
-    out.set(bytes, offset);
-    offset += bytes.byteLength;
-  }
-  return offset;
+/** Writes `bytes` as one element of StoreSnapshot's repeated field 1 at `offset`; returns the offset after it. */
+function writeElement(out: Uint8Array, offset: number, bytes: Uint8Array): number {
+  out[offset++] = OBJECTS_FIELD_TAG;
+  offset = writeVarint(out, offset, bytes.byteLength);
+  out.set(bytes, offset);
+  return offset + bytes.byteLength;
 }
 
 /**
@@ -64,29 +57,30 @@ function writeElements(out: Uint8Array, offset: number, encoded: readonly Uint8A
 export function encodeSnapshot(tables: Tables): Uint8Array {
   const encoded = TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => encodedObject(table, object)));
   const out = new Uint8Array(snapshotSize(encoded));
-  writeElements(out, 0, encoded, 0, encoded.length);
+  let offset = 0;
+  for (const bytes of encoded) offset = writeElement(out, offset, bytes);
   return out;
 }
 
-/** Objects sorted, encoded or copied per turn of the event loop by {@link encodeSnapshotInSlices}: up to about 2 ms of work. */
-const SNAPSHOT_SLICE_OBJECTS = 500;
-
 /**
- * The same bytes as {@link encodeSnapshot} for the state as it is now, computed a slice at a
- * time (sorting, encoding, copying) with pauses between, so that a large state does not stall
- * the manager: encoding 250,000 objects not encoded before takes about a second of work.
- * Writes applied meanwhile do not change the result: the objects are captured now (a list of
- * references), and stored objects are never modified. With `prefix`, the bytes are preceded,
- * in the same buffer, by `prefix(their length)`.
+ * The same bytes as {@link encodeSnapshot} for the state as it is now, computed in slices of
+ * about 2 ms of work (sorting, encoding, copying) with pauses between (see {@link Slices}), so
+ * that a large state does not stall the manager: encoding 250,000 objects not encoded before
+ * takes about a second of work. Writes applied meanwhile do not change the result: the objects
+ * are captured now (a list of references), and stored objects are never modified. With
+ * `prefix`, the bytes are preceded, in the same buffer, by `prefix(their length)`. `slices`
+ * (for tests and the benchmark) counts the pauses.
  */
-export async function encodeSnapshotInSlices(tables: Tables, prefix?: (stateLength: number) => Uint8Array): Promise<Uint8Array> {
+export async function encodeSnapshotInSlices(
+  tables: Tables, prefix?: (stateLength: number) => Uint8Array, slices = new Slices(),
+): Promise<Uint8Array> {
   const captured = TABLE_NAMES.map((table) => ({ table, objects: tables.list(table) }));
   const encoded: Uint8Array[] = [];
   for (const { table, objects } of captured) {
-    const sorted = await sortInSlices(objects, (o) => o.id, SNAPSHOT_SLICE_OBJECTS);
-    for (let i = 0; i < sorted.length; i++) {
-      if (i > 0 && i % SNAPSHOT_SLICE_OBJECTS === 0) await pauseBetweenSlices();
-      encoded.push(encodedObject(table, sorted[i]!));
+    const sorted = await sortInSlices(objects, (o) => o.id, slices);
+    for (const object of sorted) {
+      encoded.push(encodedObject(table, object));
+      if (slices.due()) await slices.pause();
     }
   }
   const size = snapshotSize(encoded);
@@ -94,9 +88,9 @@ export async function encodeSnapshotInSlices(tables: Tables, prefix?: (stateLeng
   const out = new Uint8Array(head.byteLength + size);
   out.set(head, 0);
   let offset = head.byteLength;
-  for (let i = 0; i < encoded.length; i += SNAPSHOT_SLICE_OBJECTS) {
-    if (i > 0) await pauseBetweenSlices();
-    offset = writeElements(out, offset, encoded, i, Math.min(i + SNAPSHOT_SLICE_OBJECTS, encoded.length));
+  for (const bytes of encoded) {
+    offset = writeElement(out, offset, bytes);
+    if (slices.due()) await slices.pause();
   }
   return out;
 }

@@ -1,29 +1,52 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { seededRandom } from "../raft/random.ts";
-import { sortInSlices } from "./sort-in-slices.ts";
+import { Slices, sortInSlices } from "./sort-in-slices.ts";
 
-test("sorting in slices gives the plain sort's order, for every size around the slice boundaries", async () => {
+test("sorting in slices gives the plain sort's order, for every size around the run boundaries", async () => {
   const random = seededRandom(7);
   for (const size of [0, 1, 2, 9, 10, 11, 19, 20, 21, 99, 100, 101, 1_000]) {
     const items = Array.from({ length: size }, (_, i) => ({ id: `${Math.floor(random() * 1e9).toString(36)}-${i}` }));
     const before = [...items];
-    const sorted = await sortInSlices(items, (o) => o.id, 10);
+    const sorted = await sortInSlices(items, (o) => o.id, new Slices(), 10);
     assert.deepEqual(sorted.map((o) => o.id), items.map((o) => o.id).sort(), `${size} items`);
     assert.deepEqual(items, before, "the input is left as it was");
   }
 });
 
+test("a slice ends when it has had its time, whatever the number of steps, and the next starts after the pause", async () => {
+  let now = 0;
+  const slices = new Slices(() => now);
+  // Cheap steps: thousands of them fit in one slice while the clock stands still.
+  for (let i = 0; i < 10_000; i++) assert.equal(slices.due(), false);
+  now = 1.9;
+  for (let i = 0; i < 1_000; i++) assert.equal(slices.due(), false, "not before 2 ms of work");
+  now = 2;
+  let steps = 0;
+  while (!slices.due()) steps++;
+  assert.ok(steps < 64, `the clock is read at least every 64 steps (${steps} more were counted)`);
+  // One expensive step counts for many: a run sorted in one go.
+  now = 3;
+  await slices.pause();
+  assert.equal(slices.pauses, 1);
+  now = 4.9;
+  assert.equal(slices.due(512), false, "the time of the new slice starts after the pause");
+  now = 5;
+  assert.equal(slices.due(512), true);
+});
+
 test("a large sort lets the event loop run between its slices", async () => {
-  const items = Array.from({ length: 20_000 }, (_, i) => ({ id: String((i * 7919) % 20_000).padStart(6, "0") }));
+  const items = Array.from({ length: 200_000 }, (_, i) => ({ id: String((i * 7919) % 200_000).padStart(6, "0") }));
   let turns = 0;
   const counting = setInterval(() => turns++, 0);
+  const slices = new Slices();
   try {
-    const sorted = await sortInSlices(items, (o) => o.id, 1_000);
+    const sorted = await sortInSlices(items, (o) => o.id, slices);
     assert.equal(sorted[0]!.id, "000000");
-    assert.equal(sorted[19_999]!.id, "019999");
+    assert.equal(sorted[199_999]!.id, "199999");
   } finally {
     clearInterval(counting);
   }
-  assert.ok(turns >= 5, `timers ran ${turns} times during the sort`);
+  assert.ok(slices.pauses >= 5, `the sort paused ${slices.pauses} times`);
+  assert.ok(turns >= slices.pauses, `timers ran ${turns} times during the sort's ${slices.pauses} pauses`);
 });

@@ -1,42 +1,87 @@
 /**
- * Background work in slices, for snapshots of large stores: a pause between slices, and a merge
- * sort cut into slices (sorting 50,000 objects at once held a manager for 70 ms).
+ * Background work in slices, for snapshots of large stores: a clock that cuts the work into
+ * slices of about 2 ms with a pause after each, and a merge sort cut into such slices (sorting
+ * 50,000 objects at once held a manager for 70 ms).
  */
 
 /**
- * Milliseconds between two slices of background work. A slice is a millisecond or two, so the
- * work takes at most about a third of the time, and the manager's other work (answering
- * writes) is not crowded out: a snapshot spread this way takes longer, but the writes around it
- * hardly notice it, where one done at full speed on every manager at once held them all up.
+ * Milliseconds between two slices of background work. A slice is about {@link SLICE_MS} of
+ * work, so the work takes at most about a third of the time, and the manager's other work
+ * (answering writes) is not crowded out: a snapshot spread this way takes longer, but the writes
+ * around it hardly notice it, where one done at full speed on every manager at once held them
+ * all up.
  */
 const PAUSE_BETWEEN_SLICES_MS = 4;
 
+/** Milliseconds of work in one slice. */
+const SLICE_MS = 2;
+
+/** Steps of work between two readings of the clock: a step is a µs or less, reading the clock a few dozen ns. */
+const STEPS_PER_CLOCK_READING = 64;
+
+/** Items in each run the merge sort starts from, sorted in one go. */
+const RUN_LENGTH = 512;
+
 /** Resolves after the pause between two slices of background work. */
-export function pauseBetweenSlices(): Promise<void> {
+function pauseBetweenSlices(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, PAUSE_BETWEEN_SLICES_MS));
 }
 
 /**
+ * The clock of one piece of background work: the work calls {@link due} after each small step
+ * and {@link pause} when it says so. Slices are measured in time, not in steps: with a fixed
+ * count of steps, a slice of cheap steps (a merge's comparisons) was a few dozen µs of work
+ * followed by the same pause, and the snapshot of 100,000 objects spent nine of its ten seconds
+ * waiting while the log it was to compact kept growing.
+ */
+export class Slices {
+  /** Pauses taken so far. */
+  pauses = 0;
+  private sliceStart: number;
+  private steps = 0;
+
+  /** `clock` gives milliseconds (default: `performance.now`). */
+  constructor(private readonly clock: () => number = () => performance.now()) {
+    this.sliceStart = clock();
+  }
+
+  /** Counts `steps` steps of work done and says whether the slice has had its time. */
+  due(steps = 1): boolean {
+    this.steps += steps;
+    if (this.steps < STEPS_PER_CLOCK_READING) return false;
+    this.steps = 0;
+    return this.clock() - this.sliceStart >= SLICE_MS;
+  }
+
+  /** The pause after a slice; the next slice's time starts when it ends. */
+  async pause(): Promise<void> {
+    this.pauses++;
+    await pauseBetweenSlices();
+    this.sliceStart = this.clock();
+    this.steps = 0;
+  }
+}
+
+/**
  * `items` sorted by `key` (ascending; keys should be unique, as equal keys keep no particular
- * order), computed about `sliceSize` comparisons or items at a time. `items` is not changed.
+ * order), computed in the slices of `slices`. `items` is not changed. `runLength` (for tests)
+ * is the length of the runs sorted in one go before the merges.
  *
  * A bottom-up merge sort between two arrays of the items' length: the sort of a large store
  * spans seconds, so whatever it allocates outlives the young collections and is moved to the
  * old generation; one array per merge pass (as a sort that allocates its merged runs does) is
  * many times the garbage.
  */
-export async function sortInSlices<T>(items: readonly T[], key: (item: T) => string, sliceSize: number): Promise<T[]> {
+export async function sortInSlices<T>(items: readonly T[], key: (item: T) => string, slices: Slices, runLength = RUN_LENGTH): Promise<T[]> {
   const n = items.length;
   let from = items.slice();
-  // Runs of `sliceSize` items, each sorted in one slice.
-  for (let i = 0; i < n; i += sliceSize) {
-    if (i > 0) await pauseBetweenSlices();
-    const run = from.slice(i, i + sliceSize).sort((a, b) => compareKeys(key(a), key(b)));
+  for (let i = 0; i < n; i += runLength) {
+    const run = from.slice(i, i + runLength).sort((a, b) => compareKeys(key(a), key(b)));
     for (let j = 0; j < run.length; j++) from[i + j] = run[j]!;
+    if (slices.due(run.length)) await slices.pause();
   }
   let to = new Array<T>(n);
-  let steps = 0;
-  for (let width = sliceSize; width < n; width *= 2) {
+  for (let width = runLength; width < n; width *= 2) {
     // Merges each pair of neighbouring runs of `width` from `from` into `to`.
     for (let lo = 0; lo < n; lo += 2 * width) {
       const mid = Math.min(lo + width, n);
@@ -45,7 +90,7 @@ export async function sortInSlices<T>(items: readonly T[], key: (item: T) => str
       let j = mid;
       for (let k = lo; k < hi; k++) {
         to[k] = j >= hi || (i < mid && key(from[i]!) <= key(from[j]!)) ? from[i++]! : from[j++]!;
-        if (++steps % sliceSize === 0) await pauseBetweenSlices();
+        if (slices.due()) await slices.pause();
       }
     }
     [from, to] = [to, from];

@@ -1,0 +1,55 @@
+/**
+ * `npm run bench:snapshot`: a manager's snapshot of a large store, encoded in the background in
+ * slices (manager/store/snapshot.ts). For stores of 10,000, 100,000 and 250,000 configs of
+ * 256 bytes, one JSON line per snapshot: the first (every object encoded) and the second (the
+ * objects' encodings remembered), with the wall time from start to bytes, the CPU time of the
+ * process (the collector's threads included), the pauses between slices and the longest time
+ * the event loop was held (measured by a timer due every millisecond), which is what a write
+ * arriving meanwhile would wait at most.
+ */
+import { randomBytes } from "node:crypto";
+import { canonical } from "../../manager/store/canonical.ts";
+import { encodeSnapshotInSlices } from "../../manager/store/snapshot.ts";
+import { Slices } from "../../manager/store/sort-in-slices.ts";
+import { Tables } from "../../manager/store/table.ts";
+import { makeConfig } from "../../manager/store/testing.ts";
+
+const STORE_SIZES = [10_000, 100_000, 250_000];
+const VALUE_BYTES = 256;
+
+/** A store of `size` configs with random ids (as the managers give them), all holding `value`. */
+function storeOf(size: number, value: Uint8Array): Tables {
+  const tables = new Tables();
+  for (let i = 0; i < size; i++) tables.put("config", canonical(makeConfig(randomBytes(16).toString("hex"), `bench-${i}`, value)));
+  return tables;
+}
+
+/** One snapshot in slices of `tables`, measured. */
+async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number; pauses: number; longestHoldMs: number; bytes: number }> {
+  let last = performance.now();
+  let longestHold = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longestHold = Math.max(longestHold, now - last);
+    last = now;
+  }, 1);
+  const slices = new Slices();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    const bytes = await encodeSnapshotInSlices(tables, undefined, slices);
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      pauses: slices.pauses, longestHoldMs: Math.round(longestHold * 10) / 10, bytes: bytes.byteLength,
+    };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const value = randomBytes(VALUE_BYTES);
+for (const size of STORE_SIZES) {
+  const tables = storeOf(size, value);
+  for (const snapshot of ["first", "second"] as const) console.log(JSON.stringify({ objects: size, snapshot, ...(await measure(tables)) }));
+}
