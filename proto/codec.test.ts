@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendBytesField, bytesFieldHeader, ownBytes, varintLength, writeVarint } from "./codec.ts";
-import { StoreObjectCodec } from "./gen/store.ts";
+import { appendBytesField, bytesFieldHeader, varintLength, writeVarint } from "./codec.ts";
 import { RaftSnapshotDataCodec } from "./gen/raftrpc.ts";
 import type { RaftSnapshotData } from "./gen/raftrpc.ts";
 
@@ -26,17 +25,4 @@ test("varints: lengths and bytes at the 7-bit boundaries", () => {
     assert.deepEqual([...out.subarray(1, 1 + bytes.length)], bytes);
     assert.equal(varintLength(n), bytes.length);
   }
-});
-
-test("long-lived bytes get memory of their own: an encoding sliced from a shared slab is copied, whole arrays are kept", () => {
-  const encoded = StoreObjectCodec.encode({ config: { id: "c1", spec: { annotations: { name: "c1", labels: {} }, data: new Uint8Array(300) } } });
-  assert.ok(encoded.buffer.byteLength > encoded.byteLength, "the encoding is a slice of a larger slab (what the copy is for)");
-  const own = ownBytes(encoded);
-  assert.equal(own.buffer.byteLength, own.byteLength);
-  assert.equal(own.byteOffset, 0);
-  assert.deepEqual([...own], [...encoded]);
-  const whole = new Uint8Array([1, 2, 3]);
-  assert.equal(ownBytes(whole), whole, "an array that spans its whole buffer is not copied");
-  assert.notEqual(ownBytes(whole.subarray(1)), whole.subarray(1));
-  assert.deepEqual([...ownBytes(whole.subarray(1))], [2, 3]);
 });

@@ -70,16 +70,6 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/**
- * `bytes` in memory of their own: the same array when it spans its whole buffer, else a copy.
- * Encodings and Node's small Buffers are slices of shared 8 KB slabs, and a slice kept for long
- * keeps its whole slab alive: cached encodings of a 100,000-object store held 63 MB of slabs
- * for 14 MB of bytes. Long-lived bytes go through this.
- */
-export function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-}
-
 /** Bytes of `n` (a non-negative integer below 2^32) as a protobuf varint. */
 export function varintLength(n: number): number {
   let len = 1;

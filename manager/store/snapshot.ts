@@ -3,7 +3,7 @@
  * order and objects in id order, so equal states give equal bytes; and the changes that turn
  * one state into another, which a restore publishes to watchers.
  */
-import { ownBytes, varintLength, writeVarint } from "../../proto/codec.ts";
+import { varintLength, writeVarint } from "../../proto/codec.ts";
 import { StoreObjectCodec, StoreSnapshotCodec } from "../../proto/gen/store.ts";
 import { canonical } from "./canonical.ts";
 import type { AnyChange } from "./events.ts";
@@ -14,21 +14,14 @@ import { Slices, sortInSlices } from "./sort-in-slices.ts";
 import { packObject, unpackObject } from "./wire.ts";
 
 /**
- * Each stored object's encoding, kept while the object lives. Stored objects are frozen (a write
- * replaces them), so an encoding never goes stale; a snapshot then costs a copy of bytes instead
- * of encoding every object again, which stalled a manager for a tenth of a second or more with
- * tens of thousands of objects. The price is the bytes of the live objects once more in memory
- * (each in memory of its own, not pinning a shared slab: see `ownBytes`).
+ * One stored object's encoding. Encodings are not kept between snapshots: remembering each
+ * object's bytes made a snapshot a copy of bytes, but the cache held a second copy of the store
+ * in memory as three more objects per stored object, a weak map's entry among them, and made
+ * every full collection of a large store about twice as long (`npm run bench:snapshot`, 250,000
+ * configs: 167 against 80 ms, 342 against 209 MB), while snapshots are rare (see raft-node.ts).
  */
-const encodings = new WeakMap<Stored, Uint8Array>();
-
 function encodedObject(table: TableName, object: Stored): Uint8Array {
-  let bytes = encodings.get(object);
-  if (!bytes) {
-    bytes = ownBytes(StoreObjectCodec.encode(packObject(table, object)));
-    encodings.set(object, bytes);
-  }
-  return bytes;
+  return StoreObjectCodec.encode(packObject(table, object));
 }
 
 /** Field 1 (`objects`) of StoreSnapshot, length-delimited: its tag byte on the wire. */
@@ -41,32 +34,33 @@ function snapshotSize(encoded: readonly Uint8Array[]): number {
   return size;
 }
 
-/** Writes `bytes` as one element of StoreSnapshot's repeated field 1 at `offset`; returns the offset after it. */
-function writeElement(out: Uint8Array, offset: number, bytes: Uint8Array): number {
-  out[offset++] = OBJECTS_FIELD_TAG;
-  offset = writeVarint(out, offset, bytes.byteLength);
-  out.set(bytes, offset);
-  return offset + bytes.byteLength;
+/** `encoded` as elements of StoreSnapshot's repeated field 1, one after another, in one buffer. */
+function concatElements(encoded: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(snapshotSize(encoded));
+  let offset = 0;
+  for (const bytes of encoded) {
+    out[offset++] = OBJECTS_FIELD_TAG;
+    offset = writeVarint(out, offset, bytes.byteLength);
+    out.set(bytes, offset);
+    offset += bytes.byteLength;
+  }
+  return out;
 }
 
 /**
  * Encodes the whole state as a StoreSnapshot, at once: the wire form of a repeated message
- * field is each element's tag, length and bytes one after another, so the objects' cached
- * encodings are copied into one buffer sized beforehand.
+ * field is each element's tag, length and bytes one after another, so the objects' encodings
+ * are copied into one buffer sized beforehand.
  */
 export function encodeSnapshot(tables: Tables): Uint8Array {
-  const encoded = TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => encodedObject(table, object)));
-  const out = new Uint8Array(snapshotSize(encoded));
-  let offset = 0;
-  for (const bytes of encoded) offset = writeElement(out, offset, bytes);
-  return out;
+  return concatElements(TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => encodedObject(table, object))));
 }
 
 /**
  * The same bytes as {@link encodeSnapshot} for the state as it is now, computed in slices of
  * about 2 ms of work (sorting, encoding, copying) with pauses between (see {@link Slices}), so
- * that a large state does not stall the manager: encoding 250,000 objects not encoded before
- * takes about a second of work. Writes applied meanwhile do not change the result: the objects
+ * that a large state does not stall the manager: 250,000 configs take about 2.5 s of work
+ * (`npm run bench:snapshot`). Writes applied meanwhile do not change the result: the objects
  * are captured now (a list of references), and stored objects are never modified. With
  * `prefix`, the bytes are preceded, in the same buffer, by `prefix(their length)`. `slices`
  * (for tests and the benchmark) counts the pauses.
@@ -75,22 +69,33 @@ export async function encodeSnapshotInSlices(
   tables: Tables, prefix?: (stateLength: number) => Uint8Array, slices = new Slices(),
 ): Promise<Uint8Array> {
   const captured = TABLE_NAMES.map((table) => ({ table, objects: tables.list(table) }));
-  const encoded: Uint8Array[] = [];
+  // Each slice's encodings are copied into one chunk at its end, so that they die young.
+  const chunks: Uint8Array[] = [];
+  let slice: Uint8Array[] = [];
+  const closeSlice = (): void => {
+    chunks.push(concatElements(slice));
+    slice = [];
+  };
   for (const { table, objects } of captured) {
     const sorted = await sortInSlices(objects, (o) => o.id, slices);
     for (const object of sorted) {
-      encoded.push(encodedObject(table, object));
-      if (slices.due()) await slices.pause();
+      slice.push(encodedObject(table, object));
+      if (slices.due()) {
+        closeSlice();
+        await slices.pause();
+      }
     }
   }
-  const size = snapshotSize(encoded);
+  closeSlice();
+  const size = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
   const head = prefix?.(size) ?? new Uint8Array();
   const out = new Uint8Array(head.byteLength + size);
   out.set(head, 0);
   let offset = head.byteLength;
-  for (const bytes of encoded) {
-    offset = writeElement(out, offset, bytes);
-    if (slices.due()) await slices.pause();
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+    if (slices.due(chunk.byteLength >> 10)) await slices.pause();
   }
   return out;
 }

@@ -1,13 +1,17 @@
 /**
  * `npm run bench:snapshot`: a manager's snapshot of a large store, encoded in the background in
  * slices (manager/store/snapshot.ts). For stores of 10,000, 100,000 and 250,000 configs of
- * 256 bytes, one JSON line per snapshot: the first (every object encoded) and the second (the
- * objects' encodings remembered), with the wall time from start to bytes, the CPU time of the
+ * 256 bytes, two snapshots one after the other (the second with the code compiled), one JSON
+ * line each, with the wall time from start to bytes, the CPU time of the
  * process (the collector's threads included), the pauses between slices and the longest time
  * the event loop was held (measured by a timer due every millisecond), which is what a write
- * arriving meanwhile would wait at most.
+ * arriving meanwhile would wait at most. Then one line per store with the heap it takes and the
+ * time of a full collection of that heap (median of three, forced), which every manager pays
+ * again and again as long as the store lives.
  */
 import { randomBytes } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { canonical } from "../../manager/store/canonical.ts";
 import { encodeSnapshotInSlices } from "../../manager/store/snapshot.ts";
 import { Slices } from "../../manager/store/sort-in-slices.ts";
@@ -48,8 +52,24 @@ async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number;
   }
 }
 
+setFlagsFromString("--expose-gc");
+/** A full collection, on demand. */
+const fullGc = runInNewContext("gc") as () => void;
+
+/** The median time of three full collections, and the heap after them. */
+function heapOf(): { heapUsedMB: number; arrayBuffersMB: number; fullGcMs: number } {
+  const times = [0, 1, 2].map(() => {
+    const t0 = performance.now();
+    fullGc();
+    return performance.now() - t0;
+  }).sort((a, b) => a - b);
+  const m = process.memoryUsage();
+  return { heapUsedMB: Math.round(m.heapUsed / 1e6), arrayBuffersMB: Math.round(m.arrayBuffers / 1e6), fullGcMs: Math.round(times[1]! * 10) / 10 };
+}
+
 const value = randomBytes(VALUE_BYTES);
 for (const size of STORE_SIZES) {
   const tables = storeOf(size, value);
-  for (const snapshot of ["first", "second"] as const) console.log(JSON.stringify({ objects: size, snapshot, ...(await measure(tables)) }));
+  for (const snapshot of [1, 2]) console.log(JSON.stringify({ objects: size, snapshot, ...(await measure(tables)) }));
+  console.log(JSON.stringify({ objects: size, ...heapOf() }));
 }
