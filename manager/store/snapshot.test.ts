@@ -100,7 +100,7 @@ test("a malformed snapshot is refused with an error that says so, and the state 
   });
 });
 
-test("a snapshot built from remembered object encodings is byte for byte the standard protobuf encoding", async () => {
+test("a snapshot built from each object's encoding is byte for byte the standard protobuf encoding", async () => {
   const { store } = new FakeRaft();
   await store.update((tx) => {
     tx.create("cluster", makeCluster("c1", "default"));
@@ -113,7 +113,7 @@ test("a snapshot built from remembered object encodings is byte for byte the sta
       .map((object) => packObject(table, object))),
   }));
   assert.deepEqual(Buffer.from(first), Buffer.from(standard));
-  // After a write, the snapshot follows the new object, not a remembered encoding of the old one.
+  // After a write, the snapshot follows the new object, not an encoding of the old one.
   await store.update((tx) => tx.update("node", { ...tx.get("node", "n3")!, role: NodeRole.NODE_ROLE_MANAGER }));
   const second = store.snapshot();
   assert.notDeepEqual(second, first);
@@ -131,7 +131,7 @@ test("a snapshot encoded in slices is the state when it was asked for, whatever 
     });
   }
   await store.update((tx) => tx.delete("node", "n00007"));
-  store.snapshot(); // the objects' encodings are remembered now; the writes after must still show
+  store.snapshot(); // a snapshot taken before: the writes after must still show
   await store.update((tx) => tx.create("node", makeNode("n00007")));
   await store.update((tx) => tx.delete("node", "n04000"));
   const expected = store.snapshot();
