@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import protobuf from "protobufjs";
+import { getHeapSnapshot } from "node:v8";
 import { decodeByReflection, rootFromJSON } from "./codec.ts";
 import { descriptorOf, parseProto, protoFiles } from "./generate.ts";
 import { plainDecoder } from "./plain-decoder.ts";
@@ -150,6 +151,10 @@ function edgeCases(field: protobuf.Field): number[][] {
     [...tag(id, 0), ...Array<number>(9).fill(0xff), 0x7f], [...tag(id, 0), ...Array<number>(10).fill(0xff), 0x01], [...tag(id, 0), ...Array<number>(10).fill(0xff)],
     delimited(id, []), [...tag(id, 2), 5, 1], [...tag(id, 2), 0x80], [...tag(id, 1), 1, 2, 3, 4, 5, 6, 7, 8], [...tag(id, 5), 1, 2, 3, 4],
     delimited(id, [0x80, 0x01]), delimited(id, [0x01, 0x80]), delimited(id, utf8("é")), delimited(id, [0xc3]),
+    // Strings around protobufjs's lengths (13 characters make a concatenation, 64 bytes go to TextDecoder), non-ASCII late, and invalid.
+    ...[12, 13, 25, 63, 64, 100].map((n) => delimited(id, utf8("k".repeat(n)))),
+    delimited(id, utf8(`${"a".repeat(20)}é€😀`)), delimited(id, utf8("\ufeffbom")), delimited(id, [...utf8("a".repeat(30)), 0xc3]),
+    delimited(id, [...utf8("a".repeat(70)), 0xff, ...utf8("b")]),
   ];
   if (field.map) {
     cases.push(
@@ -194,4 +199,30 @@ test("types outside what the one-pass decoder covers are left to protobufjs", ()
     },
   });
   for (const name of ["Floats", "MessageMap", "Wrapper"]) assert.equal(plainDecoder(root.lookupType(name)), undefined, name);
+});
+
+/** How many strings of the heap are concatenations (trees of string parts), from a heap snapshot. */
+async function concatenatedStrings(): Promise<number> {
+  let json = "";
+  for await (const chunk of getHeapSnapshot()) json += String(chunk);
+  const { snapshot, nodes } = JSON.parse(json) as { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[] };
+  const fields = snapshot.meta.node_fields.length;
+  const consType = snapshot.meta.node_types[0].indexOf("concatenated string");
+  let count = 0;
+  for (let i = snapshot.meta.node_fields.indexOf("type"); i < nodes.length; i += fields) if (nodes[i] === consType) count++;
+  return count;
+}
+
+test("decoded strings are flat: an id is one string, not the tree of concatenations protobufjs builds", async () => {
+  const type = TYPES.find((t) => t.fullName === ".shoal.store.StoreObject")!;
+  const decode = plainDecoder(type)!;
+  const encodings = Array.from({ length: 2_000 }, (_, i) => type.encode({ config: { id: `c${String(i).padStart(24, "0")}` } }).finish());
+  const baseline = await concatenatedStrings();
+  const kept = encodings.map((bytes) => decode(bytes));
+  const ours = (await concatenatedStrings()) - baseline;
+  const theirs = encodings.map((bytes) => decodeByReflection(type, bytes));
+  const theirsCount = (await concatenatedStrings()) - baseline - ours;
+  assert.ok(theirsCount >= 2_000, `protobufjs's decoding of the same ids made ${theirsCount} concatenations (what this guards against)`);
+  assert.ok(ours < 100, `the one-pass decoder made ${ours} concatenations for 2,000 ids`);
+  assert.equal(kept.length + theirs.length, 4_000);
 });
