@@ -240,8 +240,8 @@ const { latin1Slice, utf8Slice } = Buffer.prototype as unknown as Record<"latin1
  * string of under 64 bytes by appending eight characters at a time, which V8 keeps as a tree
  * of concatenations: an id of 25 characters decoded on a follower was seven heap objects
  * instead of one, for as long as the stored object holding it lived (in a heap snapshot of a
- * follower holding about 80,000 configs, a quarter of all its heap objects). ASCII, the common case,
- * is sliced natively; anything else goes through TextDecoder.
+ * follower holding about 80,000 configs, a quarter of all its heap objects). ASCII, the common
+ * case, is sliced natively; anything else goes through TextDecoder.
  */
 function readString(r: ProtobufReader, verify: boolean): string {
   const state = r as unknown as ReaderState;
