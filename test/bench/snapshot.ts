@@ -21,7 +21,7 @@ import { makeConfig } from "../../manager/store/testing.ts";
 const STORE_SIZES = [10_000, 100_000, 250_000];
 const VALUE_BYTES = 256;
 
-/** A store of `size` configs with random ids (as the managers give them), all holding `value`. */
+/** A store of `size` configs with random ids (32 hex digits; a manager's are 25 base-32 characters), all holding `value`. */
 function storeOf(size: number, value: Uint8Array): Tables {
   const tables = new Tables();
   for (let i = 0; i < size; i++) tables.put("config", canonical(makeConfig(randomBytes(16).toString("hex"), `bench-${i}`, value)));
