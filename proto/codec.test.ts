@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { appendBytesField, bytesFieldHeader, varintLength, writeVarint } from "./codec.ts";
-import { RaftSnapshotDataCodec } from "./gen/raftrpc.ts";
+import { RaftMemberCodec, RaftSnapshotDataCodec } from "./gen/raftrpc.ts";
 import type { RaftSnapshotData } from "./gen/raftrpc.ts";
 
 test("a bytes field appended to an encoded message decodes as if it had been encoded with it", () => {
@@ -25,4 +25,20 @@ test("varints: lengths and bytes at the 7-bit boundaries", () => {
     assert.deepEqual([...out.subarray(1, 1 + bytes.length)], bytes);
     assert.equal(varintLength(n), bytes.length);
   }
+});
+
+test("messages written one by one as a repeated field's elements, in several takes, are that field's encoding", () => {
+  const members = Array.from({ length: 40 }, (_, i) => ({ raftId: i * 1_000_003, nodeId: `node-${"é".repeat(i)}`, addr: `127.0.0.${i}:${4000 + i}` }));
+  const writer = RaftMemberCodec.repeatedFieldWriter(1);
+  const takes: Uint8Array[] = [];
+  members.forEach((member, i) => {
+    writer.add(member);
+    if (i % 15 === 14) takes.push(writer.take());
+  });
+  takes.push(writer.take());
+  assert.deepEqual(takes.map((t) => t.byteLength > 0), [true, true, true], "three takes, each of its own elements");
+  const whole = Buffer.concat(takes);
+  assert.deepEqual(whole, Buffer.from(RaftSnapshotDataCodec.encode({ members, removed: [], state: new Uint8Array() })));
+  assert.deepEqual(RaftSnapshotDataCodec.decode(whole).members, members);
+  assert.equal(writer.take().byteLength, 0, "nothing added since the last take");
 });

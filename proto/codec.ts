@@ -11,6 +11,21 @@ export interface Codec<T> {
   encode(message: T): Uint8Array;
   /** Parses wire bytes; throws an Error naming the type when the bytes are not a valid message. */
   decode(bytes: Uint8Array): T;
+  /** A writer of messages of this type as the elements of repeated field `fieldNumber` of some other message. */
+  repeatedFieldWriter(fieldNumber: number): RepeatedFieldWriter<T>;
+}
+
+/**
+ * Encodes messages one at a time as the elements of a repeated message field: each element's
+ * tag, length and bytes, one after another, written straight into one growing buffer (the wire
+ * form of the field, however many runs of elements are concatenated). Encoding each message on
+ * its own makes a buffer per message and another copy to put them together.
+ */
+export interface RepeatedFieldWriter<T> {
+  /** Appends `message` as the next element. */
+  add(message: T): void;
+  /** The elements added since the last `take`, in one buffer; the writer starts afresh. */
+  take(): Uint8Array;
 }
 
 /** Loads a reflection root from the JSON descriptor embedded in generated code. */
@@ -54,6 +69,20 @@ export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
   return {
     encode(message: T): Uint8Array {
       return type.encode(message as unknown as Record<string, unknown>).finish();
+    },
+    repeatedFieldWriter(fieldNumber: number): RepeatedFieldWriter<T> {
+      const tag = (fieldNumber << 3) | 2;
+      let writer = protobuf.Writer.create();
+      return {
+        add(message: T): void {
+          type.encode(message as unknown as Record<string, unknown>, writer.uint32(tag).fork()).ldelim();
+        },
+        take(): Uint8Array {
+          const bytes = writer.finish();
+          writer = protobuf.Writer.create();
+          return bytes;
+        },
+      };
     },
     decode(bytes: Uint8Array): T {
       try {

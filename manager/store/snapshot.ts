@@ -3,90 +3,59 @@
  * order and objects in id order, so equal states give equal bytes; and the changes that turn
  * one state into another, which a restore publishes to watchers.
  */
-import { varintLength, writeVarint } from "../../proto/codec.ts";
 import { StoreObjectCodec, StoreSnapshotCodec } from "../../proto/gen/store.ts";
 import { canonical } from "./canonical.ts";
 import type { AnyChange } from "./events.ts";
 import { Tables } from "./table.ts";
 import { TABLE_NAMES } from "./tables.ts";
-import type { Stored, TableName } from "./tables.ts";
 import { Slices, sortInSlices } from "./sort-in-slices.ts";
 import { packObject, unpackObject } from "./wire.ts";
 
-/**
- * One stored object's encoding. Encodings are not kept between snapshots: remembering each
- * object's bytes made a snapshot a copy of bytes, but the cache held a second copy of the store
- * in memory as three more objects per stored object, a weak map's entry among them, and made
- * every full collection of a large store about twice as long (`npm run bench:snapshot`, 250,000
- * configs: 167 against 80 ms, 342 against 209 MB), while snapshots are rare (see raft-node.ts).
- */
-function encodedObject(table: TableName, object: Stored): Uint8Array {
-  return StoreObjectCodec.encode(packObject(table, object));
-}
-
-/** Field 1 (`objects`) of StoreSnapshot, length-delimited: its tag byte on the wire. */
-const OBJECTS_FIELD_TAG = (1 << 3) | 2;
-
-/** Bytes of `encoded` as the elements of StoreSnapshot's repeated field 1, one after another. */
-function snapshotSize(encoded: readonly Uint8Array[]): number {
-  let size = 0;
-  for (const bytes of encoded) size += 1 + varintLength(bytes.byteLength) + bytes.byteLength;
-  return size;
-}
-
-/** `encoded` as elements of StoreSnapshot's repeated field 1, one after another, in one buffer. */
-function concatElements(encoded: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(snapshotSize(encoded));
-  let offset = 0;
-  for (const bytes of encoded) {
-    out[offset++] = OBJECTS_FIELD_TAG;
-    offset = writeVarint(out, offset, bytes.byteLength);
-    out.set(bytes, offset);
-    offset += bytes.byteLength;
-  }
-  return out;
-}
+/** Field 1 (`objects`) of StoreSnapshot: a snapshot is its elements, one after another. */
+const OBJECTS_FIELD = 1;
 
 /**
- * Encodes the whole state as a StoreSnapshot, at once: the wire form of a repeated message
- * field is each element's tag, length and bytes one after another, so the objects' encodings
- * are copied into one buffer sized beforehand.
+ * Encodes the whole state as a StoreSnapshot, at once. Objects are encoded afresh for every
+ * snapshot: remembering each object's bytes made a snapshot a copy of bytes, but the cache held
+ * a second copy of the store in memory as three more objects per stored object, a weak map's
+ * entry among them, and made every full collection of a large store about twice as long
+ * (`npm run bench:snapshot`, 250,000 configs: 167 against 80 ms, 342 against 209 MB), while
+ * snapshots are rare (see raft-node.ts).
  */
 export function encodeSnapshot(tables: Tables): Uint8Array {
-  return concatElements(TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => encodedObject(table, object))));
+  return StoreSnapshotCodec.encode({ objects: TABLE_NAMES.flatMap((table) => tables.sorted(table).map((object) => packObject(table, object))) });
 }
 
 /**
  * The same bytes as {@link encodeSnapshot} for the state as it is now, computed in slices of
  * about 2 ms of work (sorting, encoding, copying) with pauses between (see {@link Slices}), so
- * that a large state does not stall the manager: 250,000 configs take about 2.5 s of work
+ * that a large state does not stall the manager: 250,000 configs take about 1.5 s of work
  * (`npm run bench:snapshot`). Writes applied meanwhile do not change the result: the objects
  * are captured now (a list of references), and stored objects are never modified. With
  * `prefix`, the bytes are preceded, in the same buffer, by `prefix(their length)`. `slices`
  * (for tests and the benchmark) counts the pauses.
+ *
+ * Each slice's objects are written into one buffer as they are encoded (StoreSnapshot's
+ * elements, which concatenate): a buffer per object, copied into the slice's at its end, took
+ * a third more CPU and made as many short-lived buffers as objects.
  */
 export async function encodeSnapshotInSlices(
   tables: Tables, prefix?: (stateLength: number) => Uint8Array, slices = new Slices(),
 ): Promise<Uint8Array> {
   const captured = TABLE_NAMES.map((table) => ({ table, objects: tables.list(table) }));
-  // Each slice's encodings are copied into one chunk at its end, so that they die young.
+  const writer = StoreObjectCodec.repeatedFieldWriter(OBJECTS_FIELD);
   const chunks: Uint8Array[] = [];
-  let slice: Uint8Array[] = [];
-  const closeSlice = (): void => {
-    chunks.push(concatElements(slice));
-    slice = [];
-  };
   for (const { table, objects } of captured) {
     const sorted = await sortInSlices(objects, (o) => o.id, slices);
     for (const object of sorted) {
-      slice.push(encodedObject(table, object));
+      writer.add(packObject(table, object));
       if (slices.due()) {
-        closeSlice();
+        chunks.push(writer.take());
         await slices.pause();
       }
     }
   }
-  closeSlice();
+  chunks.push(writer.take());
   const size = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
   const head = prefix?.(size) ?? new Uint8Array();
   const out = new Uint8Array(head.byteLength + size);
