@@ -72,14 +72,14 @@ export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
     },
     repeatedFieldWriter(fieldNumber: number): RepeatedFieldWriter<T> {
       const tag = (fieldNumber << 3) | 2;
-      let writer = protobuf.Writer.create();
+      const writer = protobuf.Writer.create();
       return {
         add(message: T): void {
           type.encode(message as unknown as Record<string, unknown>, writer.uint32(tag).fork()).ldelim();
         },
         take(): Uint8Array {
           const bytes = writer.finish();
-          writer = protobuf.Writer.create();
+          writer.reset();
           return bytes;
         },
       };
