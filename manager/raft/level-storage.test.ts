@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Entry, HardState } from "../../proto/gen/raft.ts";
@@ -38,9 +38,6 @@ function assertHolds(storage: LevelStorage, want: Expected, when: string): void 
   assert.deepEqual(storage.initialState().hardState, { term: want.term, vote: 1, commit: want.commit }, `${when}: hard state`);
 }
 
-/** Snapshot data in chunks of this many bytes, so that snapshots here span several. */
-const CHUNK = 7;
-
 /** Data of 0 to 40 bytes, made from `random`. */
 function someData(random: () => number): Uint8Array {
   return Uint8Array.from({ length: Math.floor(random() * 41) }, () => Math.floor(random() * 256));
@@ -53,7 +50,7 @@ test("the log and the snapshot survive reopening through appends, replaced tails
     const path = join(dir, `s${seed}`);
     const random = seededRandom(seed);
     const pick = (n: number): number => Math.floor(random() * n);
-    let storage = await LevelStorage.open(path, { snapshotChunkBytes: CHUNK });
+    let storage = await LevelStorage.open(path);
     const want: Expected = { snapshotIndex: 0, snapshotData: new Uint8Array(), log: new Map(), last: 0, commit: 0, term: 1 };
     for (let step = 0; step < 300; step++) {
       const roll = random();
@@ -92,51 +89,88 @@ test("the log and the snapshot survive reopening through appends, replaced tails
         await storage.save({ snapshot: { data: want.snapshotData, metadata: { index, term: want.term, confState: CONF } }, entries: [], hardState: { term: want.term, vote: 1, commit: index } });
       } else {
         await storage.close();
-        storage = await LevelStorage.open(path, { snapshotChunkBytes: CHUNK });
+        storage = await LevelStorage.open(path);
         assertHolds(storage, want, `seed ${seed} step ${step}, reopened`);
         continue;
       }
       assertHolds(storage, want, `seed ${seed} step ${step}`);
     }
     await storage.close();
-    // Only the current snapshot's chunks are left (replaced ones are deleted as they go, not only when opening).
-    const db = new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view" });
-    const chunks = await db.keys({ gte: "snap-data/", lt: "snap-data0" }).all();
-    await db.close();
-    assert.equal(chunks.length, Math.ceil(want.snapshotData.byteLength / CHUNK), `seed ${seed}: chunks left on disk`);
-    storage = await LevelStorage.open(path, { snapshotChunkBytes: CHUNK });
+    // Only the current snapshot's file is left (replaced ones are deleted as they go, not only when opening).
+    const files = readdirSync(join(path, "snapshots"));
+    assert.equal(files.length, 1, `seed ${seed}: snapshot files left on disk: ${files.join(", ")}`);
+    assert.deepEqual([...readFileSync(join(path, "snapshots", files[0]!))], [...want.snapshotData], `seed ${seed}: the file holds the current snapshot`);
+    storage = await LevelStorage.open(path);
     assertHolds(storage, want, `seed ${seed}, reopened at the end`);
     await storage.close();
   }
 });
 
-test("snapshot chunks that nothing names (a crash while a snapshot was written) are ignored and deleted; a single-value snapshot is read", async (t) => {
+test("snapshot files that nothing names (a crash while a snapshot was written) are ignored and deleted; a missing one is reported", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const storage = await LevelStorage.open(dir, { snapshotChunkBytes: 4 });
+  const storage = await LevelStorage.open(dir);
   await storage.save({ entries: [entry(1, 1), entry(2, 1), entry(3, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
-  const data = new TextEncoder().encode("the state at index 2");
-  await storage.snapshotAndCompact({ data, metadata: { index: 2, term: 1, confState: CONF } }, 1);
+  await storage.snapshotAndCompact({ data: new TextEncoder().encode("the state at index 2"), metadata: { index: 2, term: 1, confState: CONF } }, 1);
   await storage.close();
+  const [current] = readdirSync(join(dir, "snapshots"));
 
-  // A crash in the middle of writing a later snapshot leaves chunks under a prefix nothing names.
+  // A crash after a later snapshot's file was written, before the batch that names it.
+  writeFileSync(join(dir, "snapshots", "0000000000000003-0badf00d.snap"), "the state at index 3");
+  const reopened = await LevelStorage.open(dir);
+  assert.equal(reopened.snapshot().metadata!.index, 2);
+  assert.equal(new TextDecoder().decode(reopened.snapshot().data), "the state at index 2");
+  await reopened.close();
+  assert.deepEqual(readdirSync(join(dir, "snapshots")), [current], "the orphan file is gone");
+
+  // The file named is gone (removed by hand, a damaged disk): opening says so, and changes nothing.
+  rmSync(join(dir, "snapshots", current!));
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(LevelStorage.open(dir), (err: Error) => {
+      assert.match(err.message, /raft storage at .* is damaged: its snapshot's data file .*\.snap cannot be read \(ENOENT/);
+      return true;
+    });
+  }
+});
+
+test("a data directory of an earlier layout (snapshot data in LevelDB, in chunks or as one value) is read, and its data moves to a file with the next snapshot", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const storage = await LevelStorage.open(dir);
+  await storage.save({ entries: [entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 1)], hardState: { term: 1, vote: 1, commit: 4 } });
+  await storage.snapshotAndCompact({ data: new TextEncoder().encode("unused"), metadata: { index: 2, term: 1, confState: CONF } }, 1);
+  await storage.close();
+  rmSync(join(dir, "snapshots"), { recursive: true });
+
+  // The third layout: the data in chunks under a prefix that "snap-chunks" names; an orphan prefix beside it.
+  const prefix = "snap-data/0000000000000002-00c0ffee/";
   let db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
-  await db.put("snap-data/0000000000000003-0badf00d/00000000", new Uint8Array([9, 9, 9, 9]));
+  await db.del("snap-file");
+  await db.put("snap-chunks", new TextEncoder().encode(prefix));
+  for (const [n, text] of ["the st", "ate at", " index 2"].entries()) await db.put(`${prefix}${String(n).padStart(8, "0")}`, new TextEncoder().encode(text));
+  await db.put("snap-data/0000000000000003-0badf00d/00000000", new Uint8Array([9, 9, 9]));
   await db.close();
-  let reopened = await LevelStorage.open(dir, { snapshotChunkBytes: 4 });
-  assert.deepEqual(reopened.snapshot().metadata!.index, 2);
-  assert.deepEqual(new TextDecoder().decode(reopened.snapshot().data), "the state at index 2");
+  let reopened = await LevelStorage.open(dir);
+  assert.equal(new TextDecoder().decode(reopened.snapshot().data), "the state at index 2");
+  // The next snapshot is a file, and the chunks go.
+  await reopened.snapshotAndCompact({ data: new TextEncoder().encode("the state at index 3"), metadata: { index: 3, term: 1, confState: CONF } }, 2);
   await reopened.close();
   db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
-  assert.equal((await db.keys({ gte: "snap-data/0000000000000003", lt: "snap-data0" }).all()).length, 0, "the orphan chunks are gone");
+  assert.deepEqual(await db.keys({ gte: "snap-data/", lt: "snap-data0" }).all(), [], "no chunks left");
+  assert.equal(await db.get("snap-chunks"), undefined);
+  await db.close();
+  reopened = await LevelStorage.open(dir);
+  assert.equal(new TextDecoder().decode(reopened.snapshot().data), "the state at index 3");
+  await reopened.close();
 
   // The second layout kept a snapshot's data as one value, under "snap-data", named by no prefix.
-  await db.clear({ gte: "snap-data/", lt: "snap-data0" });
-  await db.del("snap-chunks");
+  db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+  await db.del("snap-file");
   await db.put("snap-data", new TextEncoder().encode("one value"));
   await db.close();
   reopened = await LevelStorage.open(dir);
   assert.equal(new TextDecoder().decode(reopened.snapshot().data), "one value");
+  assert.deepEqual(readdirSync(join(dir, "snapshots")), [], "the file no key names is deleted");
   await reopened.close();
 });
 

@@ -1,22 +1,28 @@
 /**
  * Durable Raft state on `level` (LevelDB) under a node's data directory: the log, the hard
  * state and the latest snapshot. Reads are served from an in-memory copy (the core's Storage
- * interface is synchronous); every write goes to LevelDB first, in one batch, with `sync` so it
- * is on disk (fsync) before the caller sends any message that depends on it. A Ready that only
- * advances the commit index is not written at once: see `save`.
+ * interface is synchronous); every write goes to disk first, with `sync` (fsync), before the
+ * caller sends any message that depends on it. A Ready that only advances the commit index is
+ * not written at once: see `save`.
  *
  * Keys: `b/<first index as 16 hex digits>` → EntryBatch; `hs` → HardState; `snap-meta` →
- * SnapshotMetadata; `snap-data/<snapshot index>-<random>/<n>` → the snapshot's data, cut into
- * chunks; `snap-chunks` → the prefix of the current snapshot's chunks.
+ * SnapshotMetadata; `snap-file` → the name of the file holding the snapshot's data, in the
+ * directory `snapshots` inside LevelDB's own (LevelDB leaves names it does not know alone).
  *
- * A snapshot's data is megabytes. LevelDB takes a batch's values in on the calling thread
- * (about 1.5 ms per MB here, and 100 ms for 15 MB on a busy leader, during which nothing else
- * runs), and one large synced write holds up every later write. So the data goes in chunks,
- * each written on its own, unsynced, under a prefix of their own; then one small synced batch writes
- * `snap-meta` and `snap-chunks`, which make the snapshot current (LevelDB writes its log in
- * order, so that sync makes the chunks durable too). Every other prefix's chunks are then
- * deleted, and again when the storage is opened: a crash between the two leaves chunks that
- * nothing names, never a current snapshot with chunks missing.
+ * A snapshot's data is megabytes, and is written as a file of its own, not into LevelDB: the
+ * file is written and synced (and its directory), then one small synced batch writes
+ * `snap-meta` and `snap-file`, which make it current; every other snapshot file is then
+ * deleted, and again when the storage is opened, so a crash in between leaves a file that
+ * nothing names, never a current snapshot without its data. In LevelDB the data went through its
+ * log, then into its tables and down their levels, compressed and checksummed each time: a
+ * snapshot of 33 MB took about ten times the CPU of writing the file (a throwaway script), in
+ * LevelDB's background threads on every manager at once, and the bench's snapshot levels
+ * cost the managers about half again their CPU per write.
+ *
+ * Data directories of earlier versions kept the data in LevelDB, in 1 MB chunks under
+ * `snap-data/<snapshot index>-<random>/<n>` named by `snap-chunks`, or before that as one value
+ * under `snap-data`; both are still read, and their keys deleted once a newer snapshot is
+ * current.
  *
  * The entries a Ready persists together are one record, keyed by the first one's index: one
  * LevelDB write per Ready, however many writers the group commit serves (a record per entry
@@ -25,6 +31,8 @@
  * replaces whole, and opening the store cuts the tail of the one it overlaps.
  */
 import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { Level } from "level";
 import type { Entry, HardState, Snapshot } from "../../proto/gen/raft.ts";
 import { EntryBatchCodec, HardStateCodec, SnapshotMetadataCodec } from "../../proto/gen/raft.ts";
@@ -36,12 +44,14 @@ const HARD_STATE_KEY = "hs";
 /** The snapshot key of the first storage layout (a record per entry), which this one does not read. */
 const FIRST_LAYOUT_SNAPSHOT_KEY = "snap";
 const SNAPSHOT_META_KEY = "snap-meta";
-/** Where the current snapshot's data chunks are: their key prefix. */
+/** The name of the current snapshot's data file. */
+const SNAPSHOT_FILE_KEY = "snap-file";
+/** The directory of snapshot data files, inside LevelDB's. */
+const SNAPSHOTS_DIR = "snapshots";
+/** In the third layout (data in chunks), where the current snapshot's data chunks are: their key prefix. Still read. */
 const SNAPSHOT_CHUNKS_KEY = "snap-chunks";
 /** The snapshot data's key in the second layout (one value), which is still read. */
 const SINGLE_SNAPSHOT_DATA_KEY = "snap-data";
-/** Chunks of snapshot data are at most this large, by default. */
-const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 /**
  * A commit index that only advanced goes to disk with the next write, or after this long when no
  * write comes (an idle cluster). Under load the next write comes within a round trip.
@@ -49,11 +59,33 @@ const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 export const COMMIT_WRITE_DELAY_MS = 50;
 
 /**
- * A new prefix for the data chunks of the snapshot at `index`: random too, since a snapshot
- * may replace one at the same index (--force-new-cluster) and must not write over its chunks.
+ * A new file name for the data of the snapshot at `index`: random too, since a snapshot may
+ * replace one at the same index (--force-new-cluster) and must not write over its file.
  */
-function newChunkPrefix(index: number): string {
-  return `snap-data/${index.toString(16).padStart(16, "0")}-${randomBytes(4).toString("hex")}/`;
+function newSnapshotFileName(index: number): string {
+  return `${index.toString(16).padStart(16, "0")}-${randomBytes(4).toString("hex")}.snap`;
+}
+
+/** Writes `data` as a new file `name` in `dir` and makes it durable: the file synced, then the directory. */
+async function writeDurably(dir: string, name: string, data: Uint8Array): Promise<void> {
+  const file = await open(join(dir, name), "wx");
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  const directory = await open(dir, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
+
+/** Deletes every file in `dir` but the one named `keep`. */
+async function removeFilesBut(dir: string, keep: string): Promise<void> {
+  for (const name of await readdir(dir)) if (name !== keep) await rm(join(dir, name), { force: true });
 }
 
 /** The key range of the data chunks under `prefix` (which ends in a slash): up to the prefix without it, plus "0". */
@@ -61,7 +93,7 @@ function chunkRange(prefix: string): { gte: string; lt: string } {
   return { gte: prefix, lt: `${prefix.slice(0, -1)}0` };
 }
 
-/** The key ranges of every snapshot's data chunks but those under `prefix` (all of them for ""). */
+/** The key ranges of every snapshot's data chunks but those under `prefix` (all of them for ""), of the third layout. */
 function otherChunkRanges(prefix: string): { gte: string; lt: string }[] {
   const all = chunkRange("snap-data/");
   if (!prefix) return [all];
@@ -103,13 +135,14 @@ function replaceFrom(records: BatchRecord[], first: number): BatchRecord[] {
 type BatchOp = { type: "put"; key: string; value: Uint8Array } | { type: "del"; key: string };
 
 /**
- * The writes that make `snapshot` current once its data chunks are written under `chunkPrefix`
- * (see `LevelStorage.writeSnapshot`); the value of the second layout goes with them.
+ * The writes that make `snapshot` current once its data is written as file `fileName` (see
+ * `LevelStorage.writeSnapshot`); the names of the earlier layouts' data go with them.
  */
-function snapshotOps(snapshot: Snapshot, chunkPrefix: string): BatchOp[] {
+function snapshotOps(snapshot: Snapshot, fileName: string): BatchOp[] {
   return [
     { type: "put", key: SNAPSHOT_META_KEY, value: SnapshotMetadataCodec.encode(snapshot.metadata!) },
-    { type: "put", key: SNAPSHOT_CHUNKS_KEY, value: new TextEncoder().encode(chunkPrefix) },
+    { type: "put", key: SNAPSHOT_FILE_KEY, value: new TextEncoder().encode(fileName) },
+    { type: "del", key: SNAPSHOT_CHUNKS_KEY },
     { type: "del", key: SINGLE_SNAPSHOT_DATA_KEY },
   ];
 }
@@ -119,10 +152,21 @@ function hardStateOp(hs: HardState): BatchOp {
   return { type: "put", key: HARD_STATE_KEY, value: HardStateCodec.encode(hs) };
 }
 
+/**
+ * The data of the current snapshot, from file `name` in `snapshotDir`; when it is missing, closes
+ * `db` and throws an Error that says the storage at `path` is damaged.
+ */
+async function readSnapshotFile(path: string, snapshotDir: string, name: string, db: Level<string, Uint8Array>): Promise<Uint8Array> {
+  try {
+    return await readFile(join(snapshotDir, name));
+  } catch (err) {
+    await db.close();
+    throw new Error(`raft storage at ${path} is damaged: its snapshot's data file ${join(snapshotDir, name)} cannot be read (${(err as Error).message})`, { cause: err });
+  }
+}
+
 /** How a storage is opened. */
 export interface LevelStorageOptions {
-  /** Largest chunk of snapshot data written in one batch (default 1 MB; tests use a few bytes). */
-  snapshotChunkBytes?: number;
   /** Longest wait before a commit index that only advanced is written (default {@link COMMIT_WRITE_DELAY_MS}). */
   commitWriteDelayMs?: number;
 }
@@ -147,7 +191,8 @@ export class LevelStorage implements Storage {
     private mem: MemoryStorage,
     /** The batch records on disk, in index order. */
     private records: BatchRecord[],
-    private readonly snapshotChunkBytes: number,
+    /** Where the snapshot data files are. */
+    private readonly snapshotDir: string,
     private readonly commitWriteDelayMs: number,
   ) {}
 
@@ -161,16 +206,25 @@ export class LevelStorage implements Storage {
         "which this version does not read: start this node from an empty data directory and join it again");
     }
     const mem = new MemoryStorage();
+    const snapshotDir = join(path, SNAPSHOTS_DIR);
+    await mkdir(snapshotDir, { recursive: true });
     const snapMeta = await db.get(SNAPSHOT_META_KEY);
-    const chunks = await db.get(SNAPSHOT_CHUNKS_KEY);
-    const chunkPrefix = chunks ? new TextDecoder().decode(chunks) : "";
+    const named = async (key: string): Promise<string> => {
+      const value = await db.get(key);
+      return value ? new TextDecoder().decode(value) : "";
+    };
+    const fileName = await named(SNAPSHOT_FILE_KEY);
+    const chunkPrefix = await named(SNAPSHOT_CHUNKS_KEY);
     if (snapMeta) {
-      const data = chunkPrefix
-        ? Buffer.concat(await db.values(chunkRange(chunkPrefix)).all())
-        : (await db.get(SINGLE_SNAPSHOT_DATA_KEY)) ?? new Uint8Array();
+      const data = fileName
+        ? await readSnapshotFile(path, snapshotDir, fileName, db)
+        : chunkPrefix
+          ? Buffer.concat(await db.values(chunkRange(chunkPrefix)).all())
+          : (await db.get(SINGLE_SNAPSHOT_DATA_KEY)) ?? new Uint8Array();
       mem.applySnapshot({ metadata: SnapshotMetadataCodec.decode(snapMeta), data });
     }
-    // Chunks nothing names: a snapshot written until a crash, or a replaced one not yet deleted.
+    // Data nothing names: a snapshot written until a crash, or a replaced one not yet deleted.
+    await removeFilesBut(snapshotDir, fileName);
     for (const range of otherChunkRanges(chunkPrefix)) await db.clear(range);
     const hs = await db.get(HARD_STATE_KEY);
     if (hs) mem.setHardState(HardStateCodec.decode(hs));
@@ -195,23 +249,20 @@ export class LevelStorage implements Storage {
       expected++;
     }
     mem.append(entries);
-    return new LevelStorage(db, mem, records, options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES,
-      options.commitWriteDelayMs ?? COMMIT_WRITE_DELAY_MS);
+    return new LevelStorage(db, mem, records, snapshotDir, options.commitWriteDelayMs ?? COMMIT_WRITE_DELAY_MS);
   }
 
   /**
-   * Stores `snapshot` and makes it current: its data chunks under a new prefix, a write each and
-   * unsynced, then one synced batch of {@link snapshotOps} and `alongside` (which names them),
-   * then the deletion of every other snapshot's chunks.
+   * Stores `snapshot` and makes it current: its data as a new file, synced, then one synced
+   * batch of {@link snapshotOps} and `alongside` (which names the file), then the deletion of
+   * every other snapshot's data.
    */
   private async writeSnapshot(snapshot: Snapshot, alongside: BatchOp[] = []): Promise<void> {
-    const prefix = newChunkPrefix(snapshot.metadata!.index);
-    const data = snapshot.data;
-    for (let n = 0, offset = 0; offset < data.byteLength; n++, offset += this.snapshotChunkBytes) {
-      await this.db.put(`${prefix}${n.toString(16).padStart(8, "0")}`, data.subarray(offset, offset + this.snapshotChunkBytes));
-    }
-    await this.db.batch([...snapshotOps(snapshot, prefix), ...alongside], { sync: true });
-    for (const range of otherChunkRanges(prefix)) await this.db.clear(range);
+    const fileName = newSnapshotFileName(snapshot.metadata!.index);
+    await writeDurably(this.snapshotDir, fileName, snapshot.data);
+    await this.db.batch([...snapshotOps(snapshot, fileName), ...alongside], { sync: true });
+    await removeFilesBut(this.snapshotDir, fileName);
+    for (const range of otherChunkRanges("")) await this.db.clear(range);
   }
 
   /** {@inheritDoc Storage.initialState} */

@@ -5,13 +5,20 @@
  * line each, with the wall time from start to bytes, the CPU time of the
  * process (the collector's threads included), the pauses between slices and the longest time
  * the event loop was held (measured by a timer due every millisecond), which is what a write
- * arriving meanwhile would wait at most. Then one line per store with the heap it takes and the
+ * arriving meanwhile would wait at most; and the wall and CPU time of persisting the bytes as a
+ * manager does (`LevelStorage.snapshotAndCompact`, in a temporary directory, removed at the
+ * end). Then one line per store with the heap it takes and the
  * time of a full collection of that heap (median of three, forced), which every manager pays
  * again and again as long as the store lives.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { EntryType } from "../../proto/gen/raft.ts";
+import { LevelStorage } from "../../manager/raft/level-storage.ts";
 import { canonical } from "../../manager/store/canonical.ts";
 import { encodeSnapshotInSlices } from "../../manager/store/snapshot.ts";
 import { Slices } from "../../manager/store/sort-in-slices.ts";
@@ -29,7 +36,7 @@ function storeOf(size: number, value: Uint8Array): Tables {
 }
 
 /** One snapshot in slices of `tables`, measured. */
-async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number; pauses: number; longestHoldMs: number; bytes: number }> {
+async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number; pauses: number; longestHoldMs: number; bytes: number; data: Uint8Array }> {
   let last = performance.now();
   let longestHold = 0;
   const timer = setInterval(() => {
@@ -45,7 +52,7 @@ async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number;
     const cpu = process.cpuUsage(cpu0);
     return {
       wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      pauses: slices.pauses, longestHoldMs: Math.round(longestHold * 10) / 10, bytes: bytes.byteLength,
+      pauses: slices.pauses, longestHoldMs: Math.round(longestHold * 10) / 10, bytes: bytes.byteLength, data: bytes,
     };
   } finally {
     clearInterval(timer);
@@ -67,9 +74,30 @@ function heapOf(): { heapUsedMB: number; arrayBuffersMB: number; fullGcMs: numbe
   return { heapUsedMB: Math.round(m.heapUsed / 1e6), arrayBuffersMB: Math.round(m.arrayBuffers / 1e6), fullGcMs: Math.round(times[1]! * 10) / 10 };
 }
 
+/** Persists `bytes` as the snapshot at `index` of `storage`, measured (CPU of every thread: LevelDB's and libuv's too). */
+async function persist(storage: LevelStorage, index: number, bytes: Uint8Array): Promise<{ persistMs: number; persistCpuMs: number }> {
+  await storage.save({ entries: [{ index, term: 1, type: EntryType.ENTRY_NORMAL, data: new Uint8Array() }], hardState: { term: 1, vote: 1, commit: index } });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await storage.snapshotAndCompact({ data: bytes, metadata: { index, term: 1, confState: { voters: [1], learners: [] } } }, index);
+  const cpu = process.cpuUsage(cpu0);
+  return { persistMs: Math.round(performance.now() - t0), persistCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+}
+
 const value = randomBytes(VALUE_BYTES);
-for (const size of STORE_SIZES) {
-  const tables = storeOf(size, value);
-  for (const snapshot of [1, 2]) console.log(JSON.stringify({ objects: size, snapshot, ...(await measure(tables)) }));
-  console.log(JSON.stringify({ objects: size, ...heapOf() }));
+const dir = mkdtempSync(join(tmpdir(), "shoal-bench-snapshot-"));
+try {
+  for (const size of STORE_SIZES) {
+    const tables = storeOf(size, value);
+    // Closed before the heap is measured: the storage keeps its latest snapshot in memory.
+    const storage = await LevelStorage.open(join(dir, String(size)));
+    for (const snapshot of [1, 2]) {
+      const { data, ...figures } = await measure(tables);
+      console.log(JSON.stringify({ objects: size, snapshot, ...figures, ...(await persist(storage, snapshot, data)) }));
+    }
+    await storage.close();
+    console.log(JSON.stringify({ objects: size, ...heapOf() }));
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }
