@@ -84,18 +84,26 @@ async function persist(storage: LevelStorage, index: number, bytes: Uint8Array):
   return { persistMs: Math.round(performance.now() - t0), persistCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
 }
 
+/** Two snapshots of `tables`, each persisted into a storage of its own in `path`, one JSON line each. */
+async function snapshotsOf(tables: Tables, size: number, path: string): Promise<void> {
+  // The storage keeps its latest snapshot in memory: it is gone once this returns, before the heap is measured.
+  const storage = await LevelStorage.open(path);
+  try {
+    for (const snapshot of [1, 2]) {
+      const { data, ...figures } = await measure(tables);
+      console.log(JSON.stringify({ objects: size, snapshot, ...figures, ...(await persist(storage, snapshot, data)) }));
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
 const value = randomBytes(VALUE_BYTES);
 const dir = mkdtempSync(join(tmpdir(), "shoal-bench-snapshot-"));
 try {
   for (const size of STORE_SIZES) {
     const tables = storeOf(size, value);
-    // Closed before the heap is measured: the storage keeps its latest snapshot in memory.
-    const storage = await LevelStorage.open(join(dir, String(size)));
-    for (const snapshot of [1, 2]) {
-      const { data, ...figures } = await measure(tables);
-      console.log(JSON.stringify({ objects: size, snapshot, ...figures, ...(await persist(storage, snapshot, data)) }));
-    }
-    await storage.close();
+    await snapshotsOf(tables, size, join(dir, String(size)));
     console.log(JSON.stringify({ objects: size, ...heapOf() }));
   }
 } finally {
