@@ -71,7 +71,7 @@ export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
       return type.encode(message as unknown as Record<string, unknown>).finish();
     },
     repeatedFieldWriter(fieldNumber: number): RepeatedFieldWriter<T> {
-      const tag = (fieldNumber << 3) | 2;
+      const tag = lengthDelimitedTag(fieldNumber);
       const writer = protobuf.Writer.create();
       return {
         add(message: T): void {
@@ -97,6 +97,11 @@ export function makeCodec<T>(root: protobuf.Root, typeName: string): Codec<T> {
 /** `bytes` as a Buffer over the same memory (what gRPC's serializers must return), without a copy. */
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The tag of a length-delimited field (bytes, string, message) numbered `fieldNumber`: wire type 2. */
+function lengthDelimitedTag(fieldNumber: number): number {
+  return (fieldNumber << 3) | 2;
 }
 
 /** Bytes of `n` (a non-negative integer below 2^32) as a protobuf varint. */
@@ -138,7 +143,7 @@ export function appendBytesField(message: Uint8Array, fieldNumber: number, bytes
  * for a caller that writes them after it itself.
  */
 export function bytesFieldHeader(message: Uint8Array, fieldNumber: number, length: number): Uint8Array {
-  const tag = (fieldNumber << 3) | 2;
+  const tag = lengthDelimitedTag(fieldNumber);
   const out = new Uint8Array(message.byteLength + varintLength(tag) + varintLength(length));
   out.set(message, 0);
   writeVarint(out, writeVarint(out, message.byteLength, tag), length);

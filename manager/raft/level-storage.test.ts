@@ -133,6 +133,19 @@ test("snapshot files that nothing names (a crash while a snapshot was written) a
   }
 });
 
+test("a log with a gap is refused as damaged, and the refusal leaves the database closed", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const storage = await LevelStorage.open(dir);
+  for (const first of [1, 3, 5]) await storage.save({ entries: [entry(first, 1), entry(first + 1, 1)], hardState: { term: 1, vote: 1, commit: first + 1 } });
+  await storage.close();
+  const db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+  await db.del("b/0000000000000003");
+  await db.close();
+  // Twice: a refusal that left LevelDB open would make the second attempt fail on its lock instead.
+  for (let i = 0; i < 2; i++) await assert.rejects(LevelStorage.open(dir), /raft storage at .* is damaged: expected entry 3, found 5/);
+});
+
 test("a data directory of an earlier layout (snapshot data in LevelDB, in chunks or as one value) is read, and its data moves to a file with the next snapshot", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -35,6 +35,15 @@ function storeOf(size: number, value: Uint8Array): Tables {
   return tables;
 }
 
+/** `work` run and measured: its result, its wall time and the CPU time of the whole process (every thread) meanwhile. */
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; wallMs: number; cpuMs: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await work();
+  const cpu = process.cpuUsage(cpu0);
+  return { result, wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+}
+
 /** One snapshot in slices of `tables`, measured. */
 async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number; pauses: number; longestHoldMs: number; bytes: number; data: Uint8Array }> {
   let last = performance.now();
@@ -45,15 +54,9 @@ async function measure(tables: Tables): Promise<{ wallMs: number; cpuMs: number;
     last = now;
   }, 1);
   const slices = new Slices();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
   try {
-    const bytes = await encodeSnapshotInSlices(tables, undefined, slices);
-    const cpu = process.cpuUsage(cpu0);
-    return {
-      wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      pauses: slices.pauses, longestHoldMs: Math.round(longestHold * 10) / 10, bytes: bytes.byteLength, data: bytes,
-    };
+    const { result: data, wallMs, cpuMs } = await timed(() => encodeSnapshotInSlices(tables, undefined, slices));
+    return { wallMs, cpuMs, pauses: slices.pauses, longestHoldMs: Math.round(longestHold * 10) / 10, bytes: data.byteLength, data };
   } finally {
     clearInterval(timer);
   }
@@ -77,14 +80,11 @@ function heapOf(): { heapUsedMB: number; arrayBuffersMB: number; fullGcMs: numbe
 /** Persists `bytes` as the snapshot at `index` of `storage`, measured (CPU of every thread: LevelDB's and libuv's too). */
 async function persist(storage: LevelStorage, index: number, bytes: Uint8Array): Promise<{ persistMs: number; persistCpuMs: number }> {
   await storage.save({ entries: [{ index, term: 1, type: EntryType.ENTRY_NORMAL, data: new Uint8Array() }], hardState: { term: 1, vote: 1, commit: index } });
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await storage.snapshotAndCompact({ data: bytes, metadata: { index, term: 1, confState: { voters: [1], learners: [] } } }, index);
-  const cpu = process.cpuUsage(cpu0);
-  return { persistMs: Math.round(performance.now() - t0), persistCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+  const { wallMs, cpuMs } = await timed(() => storage.snapshotAndCompact({ data: bytes, metadata: { index, term: 1, confState: { voters: [1], learners: [] } } }, index));
+  return { persistMs: wallMs, persistCpuMs: cpuMs };
 }
 
-/** Two snapshots of `tables`, each persisted into a storage of its own in `path`, one JSON line each. */
+/** Two snapshots of `tables`, both persisted into one storage in `path`, one JSON line each. */
 async function snapshotsOf(tables: Tables, size: number, path: string): Promise<void> {
   // The storage keeps its latest snapshot in memory: it is gone once this returns, before the heap is measured.
   const storage = await LevelStorage.open(path);
