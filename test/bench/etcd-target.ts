@@ -38,16 +38,21 @@ export function etcdMissing(): string | undefined {
   return undefined;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * `count` distinct TCP ports on 127.0.0.1 that were free a moment ago. All are held open
+ * together before any is let go: ports taken one after another, each closed before the next,
+ * can be the same port twice (a run failed on etcd's "bind: address already in use").
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(servers.map((server) => new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
+    })));
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
 }
 
 /** `PutRequest { bytes key = 1; bytes value = 2; }`. */
@@ -101,7 +106,8 @@ export async function startEtcd(): Promise<Target> {
     writeFileSync(files.ca, ca.caCertPem);
     writeFileSync(files.cert, server.certPem);
     writeFileSync(files.key, server.keyPem, { mode: 0o600 });
-    const ports = await Promise.all(Array.from({ length: MEMBERS }, async () => ({ client: await freePort(), tls: await freePort(), peer: await freePort() })));
+    const free = await freePorts(3 * MEMBERS);
+    const ports = Array.from({ length: MEMBERS }, (_, i) => ({ client: free[3 * i]!, tls: free[3 * i + 1]!, peer: free[3 * i + 2]! }));
     const initial = ports.map((p, i) => `e${i + 1}=https://127.0.0.1:${p.peer}`).join(",");
     for (const [i, p] of ports.entries()) {
       const name = `e${i + 1}`;
