@@ -35,18 +35,41 @@ test("a slice ends when it has had its time, whatever the number of steps, and t
   assert.equal(slices.due(512), true);
 });
 
-test("a large sort lets the event loop run between its slices", async () => {
-  const items = Array.from({ length: 200_000 }, (_, i) => ({ id: String((i * 7919) % 200_000).padStart(6, "0") }));
+test("the pause after a slice is nineteen times the slice's work: background work takes a twentieth of the time", async () => {
+  let now = 0;
+  const slices = new Slices(() => now);
+  const timedPause = async (): Promise<number> => {
+    const t0 = performance.now();
+    await slices.pause();
+    return performance.now() - t0;
+  };
+  now = 2; // a slice of 2 ms of work
+  const afterTwo = await timedPause();
+  assert.ok(afterTwo >= 37, `2 ms of work, then 38 ms of pause (${afterTwo.toFixed(1)} ms)`);
+  now = 6; // a slice that ran long, 4 ms
+  const afterFour = await timedPause();
+  assert.ok(afterFour >= 75, `4 ms of work, then 76 ms of pause (${afterFour.toFixed(1)} ms)`);
+});
+
+test("a large sort lets the event loop run between its slices and takes a small share of the time", async () => {
+  const items = Array.from({ length: 100_000 }, (_, i) => ({ id: String((i * 7919) % 100_000).padStart(6, "0") }));
   let turns = 0;
   const counting = setInterval(() => turns++, 0);
   const slices = new Slices();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
   try {
     const sorted = await sortInSlices(items, (o) => o.id, slices);
     assert.equal(sorted[0]!.id, "000000");
-    assert.equal(sorted[199_999]!.id, "199999");
+    assert.equal(sorted[99_999]!.id, "099999");
   } finally {
     clearInterval(counting);
   }
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   assert.ok(slices.pauses >= 5, `the sort paused ${slices.pauses} times`);
   assert.ok(turns >= slices.pauses, `timers ran ${turns} times during the sort's ${slices.pauses} pauses`);
+  // A twentieth, and the timer counting turns: a third (the pacing before 2026-12-07) is well above.
+  assert.ok(cpuMs / wallMs < 0.2, `the sort used ${cpuMs.toFixed(0)} ms of CPU in ${wallMs.toFixed(0)} ms`);
 });

@@ -5,13 +5,20 @@
  */
 
 /**
- * Milliseconds between two slices of background work. A slice is about {@link SLICE_MS} of
- * work, so the work takes at most about a third of the time, and the manager's other work
- * (answering writes) is not crowded out: a snapshot spread this way takes longer, but the writes
- * around it hardly notice it, where one done at full speed on every manager at once held them
- * all up.
+ * The share of the manager's thread a piece of background work takes: a slice of `w` ms of
+ * work is followed by a pause of `w * (1 - SHARE) / SHARE` ms (38 ms after 2 ms). Every write
+ * waits for the leader's event loop, and on a host whose cores the managers share (the lab,
+ * `npm run bench:raft`, managers that also run tasks) for the followers' too. At a third (a
+ * pause of 4 ms after 2 ms, until 2026-12-07), in `npm run bench:raft`, the writes during the
+ * leader's snapshot had 1.6 to 2.9 times the median latency of the others, and the writes
+ * during any snapshot made 2 to 4.5 times their share of the slowest 1% of their level (four
+ * runs, with throwaway probes logging each snapshot and each write). At a twentieth: 0.8 to 1.8
+ * times (six runs); a twentieth for the leader and a third for the followers did no better (1.0
+ * to 1.5 times, eight runs; in one, the leader's snapshot fell together with both followers'
+ * faster ones). A snapshot takes about twenty times its CPU time: the largest of a run, 8 to 11 s.
+ * Done at full speed on every manager at once, snapshots held all the writes up.
  */
-const PAUSE_BETWEEN_SLICES_MS = 4;
+const SHARE = 1 / 20;
 
 /** Milliseconds of work in one slice. */
 const SLICE_MS = 2;
@@ -21,11 +28,6 @@ const STEPS_PER_CLOCK_READING = 64;
 
 /** Items in each run the merge sort starts from, sorted in one go. */
 const RUN_LENGTH = 512;
-
-/** Resolves after the pause between two slices of background work. */
-function pauseBetweenSlices(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, PAUSE_BETWEEN_SLICES_MS));
-}
 
 /**
  * The clock of one piece of background work: the work calls {@link due} after each small step
@@ -53,10 +55,11 @@ export class Slices {
     return this.clock() - this.sliceStart >= SLICE_MS;
   }
 
-  /** The pause after a slice; the next slice's time starts when it ends. */
+  /** The pause after a slice, in proportion to its work (see {@link SHARE}); the next slice's time starts when it ends. */
   async pause(): Promise<void> {
     this.pauses++;
-    await pauseBetweenSlices();
+    const worked = this.clock() - this.sliceStart;
+    await new Promise((resolve) => setTimeout(resolve, (worked * (1 - SHARE)) / SHARE));
     this.sliceStart = this.clock();
     this.steps = 0;
   }
