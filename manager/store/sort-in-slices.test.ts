@@ -43,12 +43,14 @@ test("the pause after a slice is nineteen times the slice's work: background wor
     await slices.pause();
     return performance.now() - t0;
   };
+  // A timer counts from the event loop's cached time, which may be a few ms old when it is set:
+  // the bounds leave room for that, and a third (4 and 8 ms of pause) is far below them.
   now = 2; // a slice of 2 ms of work
   const afterTwo = await timedPause();
-  assert.ok(afterTwo >= 37, `2 ms of work, then 38 ms of pause (${afterTwo.toFixed(1)} ms)`);
+  assert.ok(afterTwo >= 28, `2 ms of work, then 38 ms of pause (${afterTwo.toFixed(1)} ms)`);
   now = 6; // a slice that ran long, 4 ms
   const afterFour = await timedPause();
-  assert.ok(afterFour >= 75, `4 ms of work, then 76 ms of pause (${afterFour.toFixed(1)} ms)`);
+  assert.ok(afterFour >= 66, `4 ms of work, then 76 ms of pause (${afterFour.toFixed(1)} ms)`);
 });
 
 test("a large sort lets the event loop run between its slices and takes a small share of the time", async () => {
