@@ -6,17 +6,14 @@
 
 /**
  * The share of the manager's thread a piece of background work takes: a slice of `w` ms of
- * work is followed by a pause of `w * (1 - SHARE) / SHARE` ms (38 ms after 2 ms). Every write
- * waits for the leader's event loop, and on a host whose cores the managers share (the lab,
- * `npm run bench:raft`, managers that also run tasks) for the followers' too. At a third (a
- * pause of 4 ms after 2 ms, until 2026-12-07), in `npm run bench:raft`, the writes during the
- * leader's snapshot had 1.6 to 2.9 times the median latency of the others, and the writes
- * during any snapshot made 2 to 4.5 times their share of the slowest 1% of their level (four
- * runs, with throwaway probes logging each snapshot and each write). At a twentieth: 0.8 to 1.8
- * times (six runs); a twentieth for the leader and a third for the followers did no better (1.0
- * to 1.5 times, eight runs; in one, the leader's snapshot fell together with both followers'
- * faster ones). A snapshot takes about twenty times its CPU time: the largest of a run, 8 to 11 s.
- * Done at full speed on every manager at once, snapshots held all the writes up.
+ * work is followed by a pause of `w * (1 - SHARE) / SHARE` ms (38 ms after 2 ms), so a
+ * snapshot takes about twenty times its CPU time. Every write waits for the leader's event
+ * loop, and on a host whose cores the managers share (the lab, `npm run bench:raft`, managers
+ * that also run tasks) for the followers' too: at a third (4 ms of pause after 2 ms, until
+ * 2026-12-07) the writes made during snapshots were 2 to 4.5 times as often among their level's
+ * slowest 1% as their number predicts, at a twentieth 0.8 to 1.8 times (README, Benchmarks,
+ * with the variants measured). Done at full speed on every manager at once, snapshots held all
+ * the writes up.
  */
 const SHARE = 1 / 20;
 
