@@ -152,6 +152,41 @@ test("three managers over gRPC: writes commit on all, survive the leader's loss 
   }
 });
 
+test("a leader whose disk write hangs still commits the writes made meanwhile, through its followers", async () => {
+  const ms = await threeManagers();
+  let release = (): void => {};
+  try {
+    const leader = ms.find((m) => m.node.isLeader)!;
+    const followers = ms.filter((m) => m !== leader);
+    // The leader's next disk write with entries hangs until released (a stalled disk).
+    const save = leader.storage.save.bind(leader.storage);
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let hanging = false;
+    leader.storage.save = async (rd) => {
+      if (rd.entries.length > 0 && !hanging) {
+        hanging = true;
+        await released;
+      }
+      return save(rd);
+    };
+    const a = leader.node.propose(enc("a"));
+    await waitFor("the leader's disk write to hang", () => hanging);
+    // "b" is proposed while "a"'s disk write hangs: its appends go out all the same, and the
+    // followers' copies make a majority.
+    const b = leader.node.propose(enc("b"));
+    const indexes = await Promise.race([Promise.all([a, b]), new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("writes waited for the leader's disk")), 3000))]);
+    await waitFor("the followers to apply both", () => followers.every((m) => m.machine.items.join() === "a,b"));
+    assert.equal(leader.machine.items.join(), "a,b");
+    assert.ok(leader.storage.lastIndex() < indexes[0], "neither was on the leader's disk yet");
+    release();
+    await waitFor("the leader's own copy to be persisted", () => leader.storage.lastIndex() >= indexes[1]);
+  } finally {
+    release(); // a manager stops only once its disk write is done
+    for (const m of ms) await stopManager(m).catch(() => {});
+  }
+});
+
 test("a follower refuses writes naming the leader; without a majority, writes fail fast naming the count", async () => {
   const ms = await threeManagers();
   try {

@@ -4,8 +4,9 @@
  *
  * The Ready loop applies committed entries (resolving the proposals they answer) and persists
  * (synced) what is new before it sends the messages that depend on it. Steps and proposals
- * that arrive while a Ready is being persisted accumulate in the core and go out together in
- * the next Ready: that is the group commit that lets many concurrent writers share one fsync.
+ * that arrive while a Ready is being persisted accumulate in the core and are persisted together
+ * with the next Ready: that is the group commit that lets many concurrent writers share one
+ * fsync. On the leader, their appends go out at once all the same (see `kick`).
  */
 import type { ConfChange, Entry, Message } from "../../proto/gen/raft.ts";
 import { ConfChangeCodec, ConfChangeType, EntryType, MessageType } from "../../proto/gen/raft.ts";
@@ -461,14 +462,29 @@ export class RaftNode<R> implements Proposer<R> {
 
   // ---- the Ready loop ----------------------------------------------------------------------
 
+  /**
+   * Runs the loop in the next turn of the event loop, once for everything that happened in this
+   * one. While a Ready is being persisted, the leader's appends of what was proposed since go out
+   * in that turn, not after the disk write: a majority of followers can commit them without the
+   * leader's own disk (thesis §10.2.1), so a slow write on the leader no longer holds up every
+   * write behind it; its own copy is persisted with the next Ready.
+   */
   private kick(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       this.proposeQueued();
+      if (this.processing) this.sendBeforePersist();
       void this.processReadies();
     });
+  }
+
+  /** Sends the messages made since the Ready being persisted that need not wait for it. */
+  private sendBeforePersist(): void {
+    if (!this.transport) return;
+    const messages = this.node.takeMessagesSendableBeforePersist();
+    if (messages.length > 0) this.transport.send(messages);
   }
 
   private async processReadies(): Promise<void> {

@@ -153,3 +153,56 @@ test("entries committed while a Ready is persisted can be taken at once, and the
   node.advance(rd);
   assert.equal(node.raft.raftLog.applied, node.raft.raftLog.lastIndex());
 });
+
+test("a leader's appends made while a Ready is persisted go out at once, and a majority of followers commits them", () => {
+  const storage = bootstrapped([1, 2, 3]);
+  const node = new RawNode({ id: 1, storage, random: seededRandom(5) });
+  const persist = (rd: ReturnType<RawNode["ready"]>): void => {
+    storage.append(rd.entries);
+    if (rd.hardState) storage.setHardState(rd.hardState);
+  };
+  const texts = (es: { data: Uint8Array }[]): string[] => es.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+  node.campaign();
+  for (let round = 0; round < 2 && node.raft.state !== StateType.LEADER; round++) {
+    const rd = node.ready();
+    persist(rd);
+    node.advance(rd);
+    const ask = rd.messages.find((m) => m.to === 2)!;
+    const answer = ask.type === MessageType.MSG_PRE_VOTE ? MessageType.MSG_PRE_VOTE_RESP : MessageType.MSG_VOTE_RESP;
+    node.step(message({ type: answer, from: 2, to: 1, term: ask.term, reject: false }));
+  }
+  assert.equal(node.raft.state, StateType.LEADER);
+  const ack = (index: number, from: number[]): void => {
+    for (const id of from) node.step(message({ type: MessageType.MSG_APP_RESP, from: id, to: 1, term: node.raft.term, index }));
+  };
+  let rd = node.ready(); // the leader's empty entry
+  persist(rd);
+  node.advance(rd);
+  ack(node.raft.raftLog.lastIndex(), [2, 3]);
+  node.propose(new TextEncoder().encode("x"));
+  const inFlight = node.ready(); // carries x; its disk write is under way
+  assert.deepEqual(texts(inFlight.entries), ["x"]);
+  node.propose(new TextEncoder().encode("y"));
+  // An answer to a vote (planted: a leader makes none) would have to wait for the disk: only
+  // what may precede the disk write is taken.
+  node.raft.msgs.push(message({ type: MessageType.MSG_VOTE_RESP, from: 1, to: 3, term: node.raft.term }));
+  const early = node.takeMessagesSendableBeforePersist();
+  assert.deepEqual(early.map((m) => [m.type, m.to, texts(m.entries)]).sort(),
+    [[MessageType.MSG_APP, 2, ["y"]], [MessageType.MSG_APP, 3, ["y"]]], "y's appends, to both followers");
+  assert.deepEqual(node.raft.msgs.map((m) => m.type), [MessageType.MSG_VOTE_RESP], "the rest stays for the next Ready");
+  node.raft.msgs = [];
+  // Both followers hold x and y: committed with neither on the leader's disk yet.
+  const yIndex = node.raft.raftLog.lastIndex();
+  ack(yIndex, [2, 3]);
+  assert.equal(node.raft.raftLog.committed, yIndex);
+  assert.deepEqual(texts(node.takeCommittedEntries()), ["x", "y"]);
+  persist(inFlight);
+  node.advance(inFlight);
+  rd = node.ready();
+  assert.deepEqual(texts(rd.entries), ["y"], "y is persisted with the next Ready");
+  assert.deepEqual(texts(rd.committedEntries), [], "and not applied twice");
+  assert.ok(!rd.messages.some((m) => m.type === MessageType.MSG_APP && texts(m.entries).includes("y")), "nor sent twice");
+  persist(rd);
+  node.advance(rd);
+  assert.equal(storage.lastIndex(), yIndex);
+});

@@ -280,6 +280,19 @@ export class RawNode {
     return ents;
   }
 
+  /**
+   * Takes the messages made since the last Ready that may go out before it is persisted (see
+   * `canSendBeforePersist`), leaving the others for the next Ready: for an application that is
+   * still persisting a Ready, so that a leader's appends of what was proposed meanwhile need not
+   * wait for its disk. The entries they carry are persisted with the next Ready.
+   */
+  takeMessagesSendableBeforePersist(): Message[] {
+    const r = this.raft;
+    const sendable = r.msgs.filter(canSendBeforePersist);
+    if (sendable.length > 0) r.msgs = r.msgs.filter((m) => !canSendBeforePersist(m));
+    return sendable;
+  }
+
   /** This node's view of itself and, on the leader, of every member. */
   status(): Status {
     const r = this.raft;
