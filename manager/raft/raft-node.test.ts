@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { RaftService } from "../../proto/gen/raftrpc.ts";
 import type { RaftMember } from "../../proto/gen/raftrpc.ts";
 import { LevelStorage } from "./level-storage.ts";
-import { RaftNode } from "./raft-node.ts";
+import { PROPOSAL_ID_BYTES, RaftNode } from "./raft-node.ts";
 import type { StateMachine } from "./state-machine.ts";
 import { GrpcTransport } from "./transport.ts";
 import { RaftError } from "./errors.ts";
@@ -147,6 +147,22 @@ test("three managers over gRPC: writes commit on all, survive the leader's loss 
     ms[ms.indexOf(leader)] = back;
     await waitFor("the restarted manager to catch up", () => back.machine.items.join() === "a,b,c,d");
     assert.equal(back.node.isLeader, false);
+  } finally {
+    for (const m of ms) await stopManager(m).catch(() => {});
+  }
+});
+
+test("proposals made in one turn share one buffer in the log, and each writer gets its own entry's result", async () => {
+  const ms = await threeManagers();
+  try {
+    const leader = ms.find((m) => m.node.isLeader)!;
+    const values = ["one", "two", "three", "four"];
+    const indexes = await Promise.all(values.map((v) => leader.node.propose(enc(v))));
+    assert.deepEqual(indexes, indexes.map((_, i) => indexes[0]! + i), "one index each, in order");
+    const entries = leader.storage.entries(indexes[0]!, indexes[3]! + 1, Infinity);
+    assert.deepEqual(entries.map((e) => new TextDecoder().decode(e.data.subarray(PROPOSAL_ID_BYTES))), values);
+    assert.equal(new Set(entries.map((e) => e.data.buffer)).size, 1, "framed in one buffer");
+    await waitFor("replication", () => ms.every((m) => m.machine.items.join() === values.join()));
   } finally {
     for (const m of ms) await stopManager(m).catch(() => {});
   }

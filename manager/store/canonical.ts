@@ -5,15 +5,19 @@
  * stored objects themselves, and a caller that mutates one gets a TypeError instead of
  * silently corrupting the store. To change an object, write a changed copy.
  */
+import { copyBytes } from "./byte-slab.ts";
 
-/** A deep copy of `value` with sorted object keys, frozen. Byte arrays are copied, not frozen (they cannot be). */
+/**
+ * A deep copy of `value` with sorted object keys, frozen. Byte arrays are copied (small ones
+ * into shared slabs, see byte-slab.ts), not frozen (they cannot be).
+ */
 export function canonical<T>(value: T): T {
   return canonicalValue(value) as T;
 }
 
 function canonicalValue(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
-  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (value instanceof Uint8Array) return copyBytes(value);
   if (Array.isArray(value)) return Object.freeze(value.map(canonicalValue));
   const source = value as Record<string, unknown>;
   const copy: Record<string, unknown> = {};
