@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MessageType } from "../../proto/gen/raft.ts";
 import { message, StateType } from "./raft.ts";
 import { RawNode } from "./raw-node.ts";
+import type { Ready } from "./raw-node.ts";
 import { seededRandom } from "./random.ts";
 import { MemoryStorage } from "./storage.ts";
 import { RaftError, RaftErrorCode } from "./errors.ts";
@@ -102,15 +103,24 @@ test("answers from a node that is not a member are ignored", () => {
   assert.deepEqual(c.get(1).node.status(), before);
 });
 
-test("entries committed while a Ready is persisted can be taken at once, and the next Ready does not repeat them", () => {
+/** The data of the non-empty entries among `es`, as text. */
+function texts(es: { data: Uint8Array }[]): string[] {
+  return es.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
+}
+
+/**
+ * Node 1 of three, elected with node 2's votes (pre-vote, then vote), its empty entry persisted;
+ * `persist` writes a Ready to its storage and `ack` steps acknowledgements up to `index`.
+ */
+function electedLeader(seed: number): {
+  node: RawNode; storage: MemoryStorage; persist: (rd: Ready) => void; ack: (index: number, from: number[]) => void;
+} {
   const storage = bootstrapped([1, 2, 3]);
-  const node = new RawNode({ id: 1, storage, random: seededRandom(3) });
-  const persist = (rd: ReturnType<RawNode["ready"]>): void => {
+  const node = new RawNode({ id: 1, storage, random: seededRandom(seed) });
+  const persist = (rd: Ready): void => {
     storage.append(rd.entries);
     if (rd.hardState) storage.setHardState(rd.hardState);
   };
-  const texts = (es: { data: Uint8Array }[]): string[] => es.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
-  // Elected with node 2's votes (pre-vote, then vote).
   node.campaign();
   for (let round = 0; round < 2 && node.raft.state !== StateType.LEADER; round++) {
     const rd = node.ready();
@@ -121,16 +131,21 @@ test("entries committed while a Ready is persisted can be taken at once, and the
     node.step(message({ type: answer, from: 2, to: 1, term: ask.term, reject: false }));
   }
   assert.equal(node.raft.state, StateType.LEADER);
-  const ack = (index: number, from = [2]): void => {
+  const ack = (index: number, from: number[]): void => {
     for (const id of from) node.step(message({ type: MessageType.MSG_APP_RESP, from: id, to: 1, term: node.raft.term, index }));
   };
-  let rd = node.ready(); // the leader's empty entry
+  const rd = node.ready(); // the leader's empty entry
   persist(rd);
   node.advance(rd);
-  ack(node.raft.raftLog.lastIndex());
+  return { node, storage, persist, ack };
+}
+
+test("entries committed while a Ready is persisted can be taken at once, and the next Ready does not repeat them", () => {
+  const { node, persist, ack } = electedLeader(3);
+  ack(node.raft.raftLog.lastIndex(), [2]);
   node.propose(new TextEncoder().encode("x"));
   // A Ready carrying "x" and the committed empty entry, applied at once; its disk write is under way.
-  rd = node.ready();
+  let rd = node.ready();
   assert.deepEqual(texts(rd.entries), ["x"]);
   const inFlight = rd;
   // Nodes 2 and 3 acknowledge "x" before the leader's own write is done: a majority holds it,
@@ -147,7 +162,7 @@ test("entries committed while a Ready is persisted can be taken at once, and the
   assert.deepEqual(texts(rd.entries), ["y"]);
   persist(rd);
   node.advance(rd);
-  ack(node.raft.raftLog.lastIndex());
+  ack(node.raft.raftLog.lastIndex(), [2]);
   rd = node.ready();
   assert.deepEqual(texts(rd.committedEntries), ["y"], "entries not taken come in a Ready as before");
   node.advance(rd);
@@ -155,29 +170,7 @@ test("entries committed while a Ready is persisted can be taken at once, and the
 });
 
 test("a leader's appends made while a Ready is persisted go out at once, and a majority of followers commits them", () => {
-  const storage = bootstrapped([1, 2, 3]);
-  const node = new RawNode({ id: 1, storage, random: seededRandom(5) });
-  const persist = (rd: ReturnType<RawNode["ready"]>): void => {
-    storage.append(rd.entries);
-    if (rd.hardState) storage.setHardState(rd.hardState);
-  };
-  const texts = (es: { data: Uint8Array }[]): string[] => es.filter((e) => e.data.byteLength > 0).map((e) => new TextDecoder().decode(e.data));
-  node.campaign();
-  for (let round = 0; round < 2 && node.raft.state !== StateType.LEADER; round++) {
-    const rd = node.ready();
-    persist(rd);
-    node.advance(rd);
-    const ask = rd.messages.find((m) => m.to === 2)!;
-    const answer = ask.type === MessageType.MSG_PRE_VOTE ? MessageType.MSG_PRE_VOTE_RESP : MessageType.MSG_VOTE_RESP;
-    node.step(message({ type: answer, from: 2, to: 1, term: ask.term, reject: false }));
-  }
-  assert.equal(node.raft.state, StateType.LEADER);
-  const ack = (index: number, from: number[]): void => {
-    for (const id of from) node.step(message({ type: MessageType.MSG_APP_RESP, from: id, to: 1, term: node.raft.term, index }));
-  };
-  let rd = node.ready(); // the leader's empty entry
-  persist(rd);
-  node.advance(rd);
+  const { node, storage, persist, ack } = electedLeader(5);
   ack(node.raft.raftLog.lastIndex(), [2, 3]);
   node.propose(new TextEncoder().encode("x"));
   const inFlight = node.ready(); // carries x; its disk write is under way
@@ -198,7 +191,7 @@ test("a leader's appends made while a Ready is persisted go out at once, and a m
   assert.deepEqual(texts(node.takeCommittedEntries()), ["x", "y"]);
   persist(inFlight);
   node.advance(inFlight);
-  rd = node.ready();
+  const rd = node.ready();
   assert.deepEqual(texts(rd.entries), ["y"], "y is persisted with the next Ready");
   assert.deepEqual(texts(rd.committedEntries), [], "and not applied twice");
   assert.ok(!rd.messages.some((m) => m.type === MessageType.MSG_APP && texts(m.entries).includes("y")), "nor sent twice");
