@@ -159,6 +159,8 @@ test("proposals made in one turn share one buffer in the log, and each writer ge
     const values = ["one", "two", "three", "four"];
     const indexes = await Promise.all(values.map((v) => leader.node.propose(enc(v))));
     assert.deepEqual(indexes, indexes.map((_, i) => indexes[0]! + i), "one index each, in order");
+    // A majority may have answered before the leader's own disk write ended.
+    await waitFor("the leader's copy on its disk", () => leader.storage.lastIndex() >= indexes[3]!);
     const entries = leader.storage.entries(indexes[0]!, indexes[3]! + 1, Infinity);
     assert.deepEqual(entries.map((e) => new TextDecoder().decode(e.data.subarray(PROPOSAL_ID_BYTES))), values);
     assert.equal(new Set(entries.map((e) => e.data.buffer)).size, 1, "framed in one buffer");
