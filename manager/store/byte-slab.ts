@@ -10,7 +10,9 @@
  * README, Benchmarks).
  *
  * A slab lives as long as any copy in it, so a small copy can hold at most a slab's worth of
- * memory once the others are gone, as in Node's own pool of small Buffers.
+ * memory once the others are gone, as in Node's own pool of small Buffers. A copy's `buffer` is
+ * the whole slab, with other objects' bytes in it: read a copy through its own offset and length
+ * (as every codec here does), and never transfer or structured-clone its buffer.
  */
 
 /** Byte arrays longer than this get a buffer of their own. */
