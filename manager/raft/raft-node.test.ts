@@ -60,6 +60,8 @@ interface ManagerOptions {
   bootstrap?: boolean;
   snapshotInterval?: number;
   proposalTimeoutMs?: number;
+  /** Ticks of the election timeout (default 10). */
+  electionTick?: number;
   /** For a joiner with empty storage: the members the leader named. */
   peers?: RaftMember[];
 }
@@ -75,7 +77,7 @@ async function startManager(o: ManagerOptions): Promise<Manager> {
     server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   const node = new RaftNode<number>({
     raftId, storage, stateMachine: machine, tickMs: 20, snapshotInterval: o.snapshotInterval ?? 10_000, keepEntriesAfterSnapshot: 5, peers: o.peers,
-    proposalTimeoutMs: o.proposalTimeoutMs,
+    proposalTimeoutMs: o.proposalTimeoutMs, electionTick: o.electionTick,
   });
   const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
   node.setTransport(transport);
@@ -110,16 +112,16 @@ async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<vo
   }
 }
 
-async function threeManagers(o: { snapshotInterval?: number; proposalTimeoutMs?: number } = {}): Promise<Manager[]> {
-  const { snapshotInterval, proposalTimeoutMs } = o;
-  const first = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval, proposalTimeoutMs });
+async function threeManagers(o: { snapshotInterval?: number; proposalTimeoutMs?: number; electionTick?: number } = {}): Promise<Manager[]> {
+  const { snapshotInterval, proposalTimeoutMs, electionTick } = o;
+  const first = await startManager({ raftId: 1, dir: tempDir(), addr: await freeAddr(), bootstrap: true, snapshotInterval, proposalTimeoutMs, electionTick });
   await waitFor("the first manager to lead", () => first.node.isLeader);
   const ms = [first];
   for (let i = 0; i < 2; i++) {
     // The joiner's raft id comes from the leader, which needs its address first.
     const addr = await freeAddr();
     const raftId = await first.node.addLearner(`node-joiner-${i}`, addr);
-    ms.push(await startManager({ raftId, dir: tempDir(), addr, snapshotInterval, peers: first.node.members.list() }));
+    ms.push(await startManager({ raftId, dir: tempDir(), addr, snapshotInterval, electionTick, peers: first.node.members.list() }));
   }
   await waitFor("both joiners to become voters", () => {
     void first.node.promoteCaughtUpLearners().catch(() => {});
@@ -275,7 +277,10 @@ test("snapshots come every N entries, but a large state waits until the log sinc
 });
 
 test("a write that cannot commit fails after the proposal timeout, saying it may or may not be applied", async () => {
-  const ms = await threeManagers({ proposalTimeoutMs: 300 });
+  // Elections of 1 s: the leader, which checks its quorum once per election timeout, steps down
+  // at least that long after the followers go, well after the write's 300 ms. With 200 ms it
+  // sometimes stepped down first, failing the write as "leadership was lost" (1 run in about 65).
+  const ms = await threeManagers({ proposalTimeoutMs: 300, electionTick: 50 });
   const [leader, ...followers] = ms as [Manager, Manager, Manager];
   try {
     await leader.node.propose(enc("committed"));
