@@ -39,3 +39,13 @@ test("stored objects' byte arrays are copies in slabs", () => {
   data.fill(9);
   assert.deepEqual(a.spec.data, bytes(256, 3), "the stored copy does not follow its source");
 });
+
+test("a short-lived object's byte arrays get buffers of their own, leaving the slabs to stored ones", () => {
+  const data = bytes(256, 4);
+  const staged = canonical({ id: "s", spec: { data } }, { shortLived: true });
+  assert.deepEqual(staged.spec.data, data);
+  assert.notEqual(staged.spec.data, data);
+  assert.equal(staged.spec.data.buffer.byteLength, 256, "a buffer of its own");
+  const stored = canonical({ id: "t", spec: { data } });
+  assert.notEqual(stored.spec.data.buffer, staged.spec.data.buffer);
+});

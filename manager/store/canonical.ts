@@ -8,21 +8,27 @@
 import { copyBytes } from "./byte-slab.ts";
 
 /**
- * A deep copy of `value` with sorted object keys, frozen. Byte arrays are copied (small ones
- * into shared slabs, see byte-slab.ts), not frozen (they cannot be).
+ * A deep copy of `value` with sorted object keys, frozen. Byte arrays are copied, not frozen
+ * (they cannot be): small ones into shared slabs (see byte-slab.ts) for an object that is
+ * stored, each into a buffer of its own for one that lives only as long as a write
+ * (`shortLived`), whose copies would keep slabs of stored bytes half dead.
  */
-export function canonical<T>(value: T): T {
-  return canonicalValue(value) as T;
+export function canonical<T>(value: T, options?: { shortLived?: boolean }): T {
+  return canonicalValue(value, options?.shortLived ? copyIntoOwnBuffer : copyBytes) as T;
 }
 
-function canonicalValue(value: unknown): unknown {
+function copyIntoOwnBuffer(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+function canonicalValue(value: unknown, copyBytesOf: (bytes: Uint8Array) => Uint8Array): unknown {
   if (value === null || typeof value !== "object") return value;
-  if (value instanceof Uint8Array) return copyBytes(value);
-  if (Array.isArray(value)) return Object.freeze(value.map(canonicalValue));
+  if (value instanceof Uint8Array) return copyBytesOf(value);
+  if (Array.isArray(value)) return Object.freeze(value.map((item: unknown) => canonicalValue(item, copyBytesOf)));
   const source = value as Record<string, unknown>;
   const copy: Record<string, unknown> = {};
   for (const key of sortKeys(Object.keys(source))) {
-    if (source[key] !== undefined) copy[key] = canonicalValue(source[key]);
+    if (source[key] !== undefined) copy[key] = canonicalValue(source[key], copyBytesOf);
   }
   return Object.freeze(copy);
 }

@@ -76,7 +76,7 @@ export class WriteTx extends ReadTx {
 
   /** Stages the creation of an object. Its `meta` is set by the store when it commits. */
   create<N extends TableName>(table: N, object: ObjectOf<N>): void {
-    const staged = canonical({ ...object, meta: { version: 0, createdAt: 0, updatedAt: 0 } });
+    const staged = canonical({ ...object, meta: { version: 0, createdAt: 0, updatedAt: 0 } }, { shortLived: true });
     this.stage({ verb: "create", table, object: staged, expectedVersion: 0 });
   }
 
@@ -88,7 +88,7 @@ export class WriteTx extends ReadTx {
   update<N extends TableName>(table: N, object: ObjectOf<N>): void {
     const read: Stored = object;
     if (!read.meta) throw invalid(table, read.id, "an update must carry the meta.version it was read at");
-    this.stage({ verb: "update", table, object: canonical(object), expectedVersion: read.meta.version });
+    this.stage({ verb: "update", table, object: canonical(object, { shortLived: true }), expectedVersion: read.meta.version });
   }
 
   /** Stages the deletion of the object with this id, as this transaction sees it. */
