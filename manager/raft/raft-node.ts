@@ -19,7 +19,7 @@ import type { LevelStorage } from "./level-storage.ts";
 import { Members } from "./members.ts";
 import { ProgressState } from "./progress.ts";
 import { StateType } from "./raft.ts";
-import { canSendBeforePersist, RawNode } from "./raw-node.ts";
+import { RawNode } from "./raw-node.ts";
 import { WaitingList } from "./waiting-list.ts";
 import type { Ready, SnapshotStatus } from "./raw-node.ts";
 import type { Proposer, StateMachine } from "./state-machine.ts";
@@ -500,7 +500,7 @@ export class RaftNode<R> implements Proposer<R> {
     });
   }
 
-  /** Sends the messages made since the Ready being persisted that need not wait for it. */
+  /** Sends the messages made so far that need not wait for a disk write (see `takeMessagesSendableBeforePersist`). */
   private sendBeforePersist(): void {
     if (!this.transport) return;
     const messages = this.node.takeMessagesSendableBeforePersist();
@@ -512,11 +512,11 @@ export class RaftNode<R> implements Proposer<R> {
     this.processing = true;
     try {
       while (!this.stopped && this.node.hasReady()) {
+        // The leader's appends go out before its own disk write (it counts its own entries only
+        // once persisted); the Ready's messages, all the others, wait for the disk.
+        this.sendBeforePersist();
+        if (!this.node.hasReady()) break;
         const rd = this.node.ready();
-        // The leader's appends go out while its own disk write runs (it counts its own entries
-        // only once persisted); every other message waits for the disk.
-        const early = rd.messages.filter(canSendBeforePersist);
-        if (this.transport && early.length > 0) this.transport.send(early);
         // Committed entries are on the disks of a majority already, so they are applied (and
         // their writers answered) while this Ready's own writes go to disk, as etcd does: a
         // write's answer does not wait for the next one's fsync. A snapshot from the leader
@@ -525,8 +525,7 @@ export class RaftNode<R> implements Proposer<R> {
         this.installingSnapshot = rd.snapshot !== undefined;
         await this.opts.storage.save(rd);
         this.installingSnapshot = false;
-        const late = early.length > 0 ? rd.messages.filter((m) => !canSendBeforePersist(m)) : rd.messages;
-        if (this.transport && late.length > 0) this.transport.send(late);
+        if (this.transport && rd.messages.length > 0) this.transport.send(rd.messages);
         if (rd.snapshot) this.applyReady(rd);
         this.node.advance(rd);
         this.maybeSnapshot();

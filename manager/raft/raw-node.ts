@@ -281,10 +281,10 @@ export class RawNode {
   }
 
   /**
-   * Takes the messages made since the last Ready that may go out before it is persisted (see
-   * `canSendBeforePersist`), leaving the others for the next Ready: for an application that is
-   * still persisting a Ready, so that a leader's appends of what was proposed meanwhile need not
-   * wait for its disk. The entries they carry are persisted with the next Ready.
+   * Takes the messages made so far that may go out before anything is persisted (see
+   * `canSendBeforePersist`), leaving the others for the next Ready: a leader's appends need not
+   * wait for its disk, neither the Ready's own nor one still being persisted. The entries they
+   * carry are persisted with the next Ready.
    */
   takeMessagesSendableBeforePersist(): Message[] {
     const r = this.raft;

@@ -4,10 +4,9 @@
  * Every byte array of a stored object is a copy (canonical.ts), and a store of configs or
  * secrets holds one per object. A buffer of its own costs V8 two heap objects, a record of the
  * backing memory that every collection has to sweep, and a block of the C library's memory; a
- * copy in a slab costs one heap object. For 250,000 configs of 256 bytes, a forced full collection
- * took 64 ms instead of 96 and the heap held 460 bytes per config instead of 548 (one-off,
- * a throwaway script); in a manager under 256 writers, the p99.9 fell in four runs of four (see
- * README, Benchmarks).
+ * copy in a slab costs one heap object. For 250,000 configs of 256 bytes, `npm run
+ * bench:snapshot` measured a heap of 124 MB instead of 146 and a forced full collection of 52 ms
+ * instead of 92 (README, Benchmarks, with what it did to the writes' tail).
  *
  * A slab lives as long as any copy in it, so a small copy can hold at most a slab's worth of
  * memory once the others are gone, as in Node's own pool of small Buffers. A copy's `buffer` is

@@ -15,12 +15,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { eventually } from "../../deploy/lab/lab.ts";
+import { freePorts } from "../free-ports.ts";
 import { CertRole, createRootCA, issueKeyAndCertificate, newId, NO_CHANNELZ } from "../../manager/ca/index.ts";
 import type { Target } from "./load.ts";
 
@@ -36,23 +36,6 @@ export function etcdMissing(): string | undefined {
   if (r.error) return `etcd is not on the PATH (${(r.error as NodeJS.ErrnoException).code}); on Debian: apt-get install etcd-server`;
   if (r.status !== 0) return `etcd --version failed: ${r.stderr.trim()}`;
   return undefined;
-}
-
-/**
- * `count` distinct TCP ports on 127.0.0.1 that were free a moment ago. All are held open
- * together before any is let go: ports taken one after another, each closed before the next,
- * can be the same port twice (a run failed on etcd's "bind: address already in use").
- */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  try {
-    return await Promise.all(servers.map((server) => new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
-    })));
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
-  }
 }
 
 /** `PutRequest { bytes key = 1; bytes value = 2; }`. */
