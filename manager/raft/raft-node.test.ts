@@ -41,6 +41,8 @@ interface Manager {
   server: grpc.Server;
   transport: GrpcTransport;
   storage: LevelStorage;
+  /** Raft message streams other managers opened to this one (snapshots not counted). */
+  streamsOpened: { count: number };
 }
 
 /** An address on 127.0.0.1 that was free a moment ago. */
@@ -81,9 +83,12 @@ async function startManager(o: ManagerOptions): Promise<Manager> {
   });
   const transport = new GrpcTransport({ raftId, members: node.members, sink: node, credentials: grpc.credentials.createInsecure() });
   node.setTransport(transport);
-  server.addService(RaftService, transport.serviceImplementation(() => {}));
+  const streamsOpened = { count: 0 };
+  server.addService(RaftService, transport.serviceImplementation((call) => {
+    if (call.getPath() === RaftService.stream.path) streamsOpened.count++;
+  }));
   node.start();
-  return { raftId, dir, addr, node, machine, server, transport, storage };
+  return { raftId, dir, addr, node, machine, server, transport, storage, streamsOpened };
 }
 
 /** Restarts a stopped manager from its directory. */
@@ -149,6 +154,16 @@ test("three managers over gRPC: writes commit on all, survive the leader's loss 
     ms[ms.indexOf(leader)] = back;
     await waitFor("the restarted manager to catch up", () => back.machine.items.join() === "a,b,c,d");
     assert.equal(back.node.isLeader, false);
+  } finally {
+    for (const m of ms) await stopManager(m).catch(() => {});
+  }
+});
+
+test("every manager keeps a stream open to every other, so that an election's first message needs no handshake", async () => {
+  const ms = await threeManagers();
+  try {
+    // Only the leader talks to followers in Raft; the followers' streams to each other are opened on the tick.
+    await waitFor("a stream from both other managers to each one", () => ms.every((m) => m.streamsOpened.count >= 2));
   } finally {
     for (const m of ms) await stopManager(m).catch(() => {});
   }

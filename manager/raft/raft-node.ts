@@ -28,6 +28,14 @@ import type { Proposer, StateMachine } from "./state-machine.ts";
 export interface RaftTransport {
   /** Sends messages to their `to` members (best effort: Raft retransmits what is lost). */
   send(messages: Message[]): void;
+  /**
+   * Keeps a connection open to every other member, and none to anyone else; called every tick.
+   * In Raft only the leader talks to followers, so without this the first message of an
+   * election waits for a connection and its TLS handshake (15–40 ms between idle managers on
+   * loopback), and two followers whose timeouts fall that close together both become candidates
+   * and split the vote: the next try comes a whole election timeout later.
+   */
+  keepConnected(): void;
 }
 
 /** Settings of a manager's Raft node. */
@@ -208,6 +216,7 @@ export class RaftNode<R> implements Proposer<R> {
   start(): void {
     this.ticker = setInterval(() => {
       this.node.tick();
+      this.transport?.keepConnected();
       this.expireProposals();
       this.kick();
     }, this.opts.tickMs);

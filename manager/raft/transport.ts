@@ -91,6 +91,11 @@ class Peer {
     return this.client;
   }
 
+  /** Opens the stream now, unless one is open or a retry is not yet due. */
+  connect(): void {
+    this.openStream();
+  }
+
   enqueue(m: Message): void {
     this.queue.push(m);
     if (this.flushScheduled) return;
@@ -192,6 +197,19 @@ export class GrpcTransport implements RaftTransport {
       this.peers.set(raftId, p);
     }
     return p;
+  }
+
+  /** {@inheritDoc RaftTransport.keepConnected} */
+  keepConnected(): void {
+    for (const member of this.opts.members.list()) {
+      if (member.raftId === this.opts.raftId || this.opts.faults?.blocks(member.addr)) continue;
+      this.peer(member.raftId)?.connect();
+    }
+    for (const [raftId, p] of this.peers) {
+      if (this.opts.members.get(raftId)) continue;
+      p.close();
+      this.peers.delete(raftId);
+    }
   }
 
   /** {@inheritDoc RaftTransport.send} */
