@@ -24,7 +24,10 @@ export const TRANSPORT_LIMITS = {
   snapshotChunkBytes: 1024 * 1024,
   /** First reconnection delay after a failure; doubles up to `maxBackoffMs`. */
   minBackoffMs: 50,
-  /** A peer that comes back is found again within this. */
+  /**
+   * A peer that comes back is found again within this, given channel options that bound gRPC's
+   * own reconnection backoff as well (RECONNECT_BACKOFF in manager/ca/credentials.ts).
+   */
   maxBackoffMs: 1000,
   /** Largest snapshot accepted from a peer. */
   maxSnapshotBytes: 2 * 1024 * 1024 * 1024,
