@@ -1,12 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Entry, HardState } from "../../proto/gen/raft.ts";
 import { EntryType } from "../../proto/gen/raft.ts";
 import { Level } from "level";
-import { LevelStorage } from "./level-storage.ts";
+import { LevelStorage, SNAPSHOT_FLUSH_BYTES } from "./level-storage.ts";
 import { seededRandom } from "./random.ts";
 
 const CONF = { voters: [1], learners: [] };
@@ -131,6 +134,34 @@ test("snapshot files that nothing names (a crash while a snapshot was written) a
       return true;
     });
   }
+});
+
+test("a snapshot's data goes to disk a megabyte at a time, each part flushed before the next is written", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-level-storage-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const storage = await LevelStorage.open(dir);
+  await storage.save({ entries: [entry(1, 1), entry(2, 1)], hardState: { term: 1, vote: 1, commit: 2 } });
+  // The size of the file at each flush of its data (LevelDB's own syncs do not go through Node's file handles).
+  const handle = await open(join(dir, "probe"), "w");
+  const fileHandle = Object.getPrototypeOf(handle) as FileHandle;
+  await handle.close();
+  const datasync = fileHandle.datasync;
+  const flushedAt: number[] = [];
+  fileHandle.datasync = async function (this: FileHandle) {
+    flushedAt.push((await this.stat()).size);
+    return datasync.call(this);
+  };
+  const data = randomBytes(3 * SNAPSHOT_FLUSH_BYTES + 1234);
+  try {
+    await storage.snapshotAndCompact({ data, metadata: { index: 2, term: 1, confState: CONF } }, 1);
+  } finally {
+    fileHandle.datasync = datasync;
+  }
+  await storage.close();
+  assert.deepEqual(flushedAt, [1, 2, 3].map((n) => n * SNAPSHOT_FLUSH_BYTES).concat(data.byteLength));
+  const reopened = await LevelStorage.open(dir);
+  assert.deepEqual(Buffer.from(reopened.snapshot().data), data, "the parts make the whole snapshot");
+  await reopened.close();
 });
 
 test("a log with a gap is refused as damaged, and the refusal leaves the database closed", async (t) => {

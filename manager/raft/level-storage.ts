@@ -10,7 +10,8 @@
  * directory `snapshots` inside LevelDB's own (LevelDB leaves names it does not know alone).
  *
  * A snapshot's data is megabytes, and is written as a file of its own, not into LevelDB: the
- * file is written and synced (and its directory), then one small synced batch writes
+ * file is written (flushed a megabyte at a time, so that the log's synced writes do not wait
+ * behind all of it) and synced (and its directory), then one small synced batch writes
  * `snap-meta` and `snap-file`, which make it current; every other snapshot file is then
  * deleted, and again when the storage is opened, so a crash in between leaves a file that
  * nothing names, never a current snapshot without its data. In LevelDB the data went through its
@@ -66,11 +67,29 @@ function newSnapshotFileName(index: number): string {
   return `${index.toString(16).padStart(16, "0")}-${randomBytes(4).toString("hex")}.snap`;
 }
 
-/** Writes `data` as a new file `name` in `dir` and makes it durable: the file synced, then the directory. */
+/**
+ * A snapshot's data goes to disk this much at a time, each part flushed before the next is
+ * written. Written whole and then synced, its tens of megabytes of dirty pages were flushed in
+ * one go, and the synced writes of the log on the same disk (this manager's, and on one machine
+ * the others') waited behind them: in a throwaway probe on this machine's disk (one-off), a
+ * 4 KB fdatasync took up to 15–19 ms while 33 MB were written and synced beside it, and up to
+ * 0.9–1.2 ms with the data flushed a megabyte at a time, in the same total time. On a disk
+ * slower than this one's cache, the wait would be the whole file's.
+ */
+export const SNAPSHOT_FLUSH_BYTES = 1024 * 1024;
+
+/**
+ * Writes `data` as a new file `name` in `dir` and makes it durable, flushed in parts of
+ * {@link SNAPSHOT_FLUSH_BYTES}: the file synced, then the directory.
+ */
 async function writeDurably(dir: string, name: string, data: Uint8Array): Promise<void> {
   const file = await open(join(dir, name), "wx");
   try {
-    await file.writeFile(data);
+    for (let offset = 0; offset < data.byteLength;) {
+      const end = Math.min(offset + SNAPSHOT_FLUSH_BYTES, data.byteLength);
+      while (offset < end) offset += (await file.write(data, offset, end - offset, offset)).bytesWritten;
+      await file.datasync();
+    }
     await file.sync();
   } finally {
     await file.close();
