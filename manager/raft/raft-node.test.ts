@@ -10,6 +10,7 @@ import { LevelStorage } from "./level-storage.ts";
 import { PROPOSAL_ID_BYTES, RaftNode } from "./raft-node.ts";
 import type { StateMachine } from "./state-machine.ts";
 import { GrpcTransport } from "./transport.ts";
+import { waitFor } from "./testing.ts";
 import { RaftError } from "./errors.ts";
 
 /** A replicated list of strings; apply returns the index. */
@@ -107,14 +108,6 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "shoal-raft-"));
   dirs.push(d);
   return d;
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function threeManagers(o: { snapshotInterval?: number; proposalTimeoutMs?: number; electionTick?: number } = {}): Promise<Manager[]> {

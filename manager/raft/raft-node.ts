@@ -31,7 +31,7 @@ export interface RaftTransport {
   /**
    * Keeps a connection open to every other member, and none to anyone else; called every tick.
    * In Raft only the leader talks to followers, so without this the first message of an
-   * election waits for a connection and its TLS handshake (15–40 ms between idle managers on
+   * election waits for a connection and its TLS handshake (7–39 ms between idle managers on
    * loopback), and two followers whose timeouts fall that close together both become candidates
    * and split the vote: the next try comes a whole election timeout later.
    */

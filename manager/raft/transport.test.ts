@@ -6,6 +6,7 @@ import type { Message } from "../../proto/gen/raft.ts";
 import { RaftService } from "../../proto/gen/raftrpc.ts";
 import { Members } from "./members.ts";
 import { GrpcTransport } from "./transport.ts";
+import { waitFor } from "./testing.ts";
 
 /** A Raft server that counts the streams opened to it and the messages they carried. */
 interface CountingServer {
@@ -41,14 +42,6 @@ async function countingServer(raftId: number): Promise<CountingServer> {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return Object.assign(counts, { addr: `127.0.0.1:${port}`, server });
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test("a manager keeps a stream open to every other member before it has anything to send, and closes the one to a removed member", async () => {
