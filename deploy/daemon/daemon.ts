@@ -206,6 +206,9 @@ export class Daemon {
       snapshotInterval: this.tuning.snapshotInterval,
     }, bootstrapAs);
     this.manager = m;
+    m.raft.onLeadershipChange((leading) => this.log(leading
+      ? `this manager is now the leader (Raft term ${m.raft.term})`
+      : `this manager is no longer the leader (Raft term ${m.raft.term})`));
     const services = m.services();
     this.tcpBoard.install(services.tcp);
     this.localBoard.install(services.local);

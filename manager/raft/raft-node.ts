@@ -249,6 +249,11 @@ export class RaftNode<R> implements Proposer<R> {
     return this.node.raft.state === StateType.LEADER;
   }
 
+  /** The Raft term this manager is in. */
+  get term(): number {
+    return this.node.raft.term;
+  }
+
   /** The raft id of the leader this manager knows of (0 when none). */
   get leader(): number {
     return this.node.leader;

@@ -77,6 +77,7 @@ test("killing the leader with SIGKILL: a new leader serves writes within 3 s; th
   assert.ok(leader);
   await writeLabel(cluster.get(leader).control, "before-kill", "yes");
   const survivors = MANAGERS.filter((m) => m !== leader);
+  const logLinesBefore = new Map(survivors.map((m) => [m, cluster.get(m).log.length]));
   const killedAt = Date.now();
   await cluster.kill(leader);
   let tookMs: number;
@@ -94,6 +95,8 @@ test("killing the leader with SIGKILL: a new leader serves writes within 3 s; th
   });
   const now = await cluster.leader(MANAGERS);
   assert.notEqual(now, leader, "the restarted manager came back as a follower");
+  // Operators can tell from the logs which manager leads since when.
+  assert.ok(cluster.get(now!).log.slice(logLinesBefore.get(now!)).some((line) => /this manager is now the leader \(Raft term \d+\)/.test(line)), `${now} logged that it became the leader`);
   // Checked last, so that a slow failover on a busy machine leaves the cluster whole for the next tests.
   assert.ok(tookMs < 3000, `the cluster took ${tookMs} ms to accept a write again`);
 });
