@@ -11,6 +11,7 @@ import { PROPOSAL_ID_BYTES, RaftNode } from "./raft-node.ts";
 import type { StateMachine } from "./state-machine.ts";
 import { GrpcTransport } from "./transport.ts";
 import { waitFor } from "./testing.ts";
+import { freePorts } from "../../test/free-ports.ts";
 import { RaftError } from "./errors.ts";
 
 /** A replicated list of strings; apply returns the index. */
@@ -48,10 +49,7 @@ interface Manager {
 
 /** An address on 127.0.0.1 that was free a moment ago. */
 async function freeAddr(): Promise<string> {
-  const server = new grpc.Server();
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  server.forceShutdown();
+  const [port] = await freePorts(1);
   return `127.0.0.1:${port}`;
 }
 
