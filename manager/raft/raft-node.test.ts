@@ -238,7 +238,8 @@ test("a manager far behind catches up from a snapshot streamed in chunks, larger
     await stopManager(lagging);
     const big = "z".repeat(512 * 1024);
     for (let i = 0; i < 24; i++) await leader.node.propose(enc(`${i}:${big}`)); // ~12 MB of state
-    assert.ok(leader.storage.firstIndex() > 5, `the leader compacted its log (first index ${leader.storage.firstIndex()}, last ${leader.storage.lastIndex()}, applied ${leader.node.node.raft.raftLog.applied})`);
+    // Snapshots are taken and written in the background: the last writes can be answered first.
+    await waitFor("the leader to compact its log", () => leader.storage.firstIndex() > 5, 10_000);
     const back = await restartManager(lagging, 20);
     ms[ms.indexOf(lagging)] = back;
     await waitFor("the lagging manager to install the snapshot", () => back.machine.items.length === 24, 10_000);
