@@ -33,3 +33,12 @@ test("a system that stops answering before the end stalls until the end", async 
   const hanging = await runLoad({ ...LEVEL, durationMs: 700, write: fakeSystem(5, 600, 1_200) });
   assert.ok(hanging.longestStallMs >= 150, `no answer in the last 200 ms of the period gave a longest stall of ${hanging.longestStallMs} ms`);
 });
+
+test("the slowest writes of a pause fall in a few windows, those of ordinary spread in many", async () => {
+  const paused = await runLoad({ ...LEVEL, write: fakeSystem(5, 400, 700) });
+  // The eight writes caught in the pause started together; the two or so others of the slowest 1% anywhere.
+  assert.ok(paused.p99Windows >= 1 && paused.p99Windows <= 3, `one pause gave the slowest 1% in ${paused.p99Windows} windows of 100 ms`);
+  // Latencies spread evenly from 2 to 8 ms: the slowest 1% start throughout the nine windows of the period.
+  const spread = await runLoad({ ...LEVEL, write: () => sleep(2 + 6 * Math.random()) });
+  assert.ok(spread.p99Windows >= 5, `writes of 2 to 8 ms gave the slowest 1% in only ${spread.p99Windows} windows`);
+});

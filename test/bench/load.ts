@@ -63,6 +63,13 @@ export interface LoadResult {
    * shows here, where it would hide among the slow writes of the percentiles.
    */
   longestStallMs: number;
+  /**
+   * In how many 100 ms windows of the measured period the writes at or above the p99 started.
+   * A handful means that a few stalls (collector pauses, slow disk writes, in any process a
+   * write goes through) made the p99, so it moves from run to run with when and how long they
+   * were; many means that it is the spread of ordinary writes.
+   */
+  p99Windows: number;
   /** Writes that failed during the measured period. */
   errors: number;
   /** The first failure's message, to say why when there were errors. */
@@ -100,6 +107,14 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** The length of the windows counted by {@link LoadResult.p99Windows}. */
+const P99_WINDOW_MS = 100;
+
+/** How many distinct {@link P99_WINDOW_MS} windows after `from` hold the start of a write at or above `p99` (`writes` as [start, latency] pairs). */
+function windowsOfSlowest(writes: readonly (readonly [number, number])[], p99: number, from: number): number {
+  return new Set(writes.filter(([, latency]) => latency >= p99).map(([start]) => Math.floor((start - from) / P99_WINDOW_MS))).size;
+}
+
 /** Rounds to two decimals, for printing. */
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
@@ -111,6 +126,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const measureFrom = start + o.warmupMs;
   const end = measureFrom + o.durationMs;
   const latencies: number[] = [];
+  /** [start, latency] of each write counted. */
+  const writes: [number, number][] = [];
   let errors = 0;
   let firstError: string | undefined;
   let seq = 0;
@@ -133,7 +150,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       if (t1 < measureFrom || t1 > end) continue;
       longestStall = Math.max(longestStall, t1 - lastCompletion);
       lastCompletion = t1;
-      if (failed === undefined) latencies.push(t1 - t0);
+      if (failed === undefined) {
+        latencies.push(t1 - t0);
+        writes.push([t0, t1 - t0]);
+      }
       else {
         errors++;
         firstError ??= failed instanceof Error ? failed.message : String(failed);
@@ -145,15 +165,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const cpuAtEnd = cpuNow(pids);
   const perWrite = (us: number): number => Math.round(us / Math.max(1, latencies.length));
   latencies.sort((a, b) => a - b);
+  const p99 = quantile(latencies, 0.99);
   const measuredMs = Math.min(end, performance.now()) - measureFrom;
   return {
     writers: o.writers,
     writesPerSec: Math.round(latencies.length / (measuredMs / 1000)),
     p50ms: round2(quantile(latencies, 0.5)),
     p90ms: round2(quantile(latencies, 0.9)),
-    p99ms: round2(quantile(latencies, 0.99)),
+    p99ms: round2(p99),
     p999ms: round2(quantile(latencies, 0.999)),
     longestStallMs: round2(Math.max(longestStall, Math.min(end, performance.now()) - lastCompletion)),
+    p99Windows: windowsOfSlowest(writes, p99, measureFrom),
     errors,
     serverCpuUsPerWrite: perWrite(cpuAtEnd.server - cpuAtStart.server),
     clientCpuUsPerWrite: perWrite(cpuAtEnd.client - cpuAtStart.client),

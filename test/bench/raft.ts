@@ -9,7 +9,8 @@
  * systems take turns: each round runs every level on both, one system right after the other (the
  * order alternates between rounds), and the summary compares medians over the rounds. One JSON
  * line per level, system and round (writes per second; p50, p90, p99 and p99.9 latency; the
- * longest stall, the longest time in which no write completed; CPU per write); then one per
+ * longest stall, the longest time in which no write completed; in how many 100 ms windows the
+ * writes at or above the p99 started; CPU per write); then one per
  * level and system with the medians (`"round": "median"`); then one per level with the ratios
  * of the medians (shoal / etcd). Everything started is stopped and removed, also on failure or
  * Ctrl-C.
@@ -38,7 +39,7 @@ const VALUE_BYTES = 256;
 /** A bound on the writes of one level, whatever the time: far above what 2 cores can commit in it. */
 const MAX_WRITES_PER_LEVEL = 1_000_000;
 /** The figures of a level whose median the summary gives. */
-const FIGURES = ["writesPerSec", "p50ms", "p90ms", "p99ms", "p999ms", "longestStallMs", "serverCpuUsPerWrite", "clientCpuUsPerWrite"] as const;
+const FIGURES = ["writesPerSec", "p50ms", "p90ms", "p99ms", "p999ms", "longestStallMs", "p99Windows", "serverCpuUsPerWrite", "clientCpuUsPerWrite"] as const;
 
 /** The systems running, so that a signal can stop them. */
 const running: Target[] = [];
