@@ -125,7 +125,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const start = performance.now();
   const measureFrom = start + o.warmupMs;
   const end = measureFrom + o.durationMs;
-  const latencies: number[] = [];
   /** [start, latency] of each write counted. */
   const writes: [number, number][] = [];
   let errors = 0;
@@ -150,10 +149,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       if (t1 < measureFrom || t1 > end) continue;
       longestStall = Math.max(longestStall, t1 - lastCompletion);
       lastCompletion = t1;
-      if (failed === undefined) {
-        latencies.push(t1 - t0);
-        writes.push([t0, t1 - t0]);
-      }
+      if (failed === undefined) writes.push([t0, t1 - t0]);
       else {
         errors++;
         firstError ??= failed instanceof Error ? failed.message : String(failed);
@@ -163,8 +159,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: o.writers }, writer));
   clearTimeout(startCpuClock);
   const cpuAtEnd = cpuNow(pids);
+  const latencies = writes.map(([, latency]) => latency).sort((a, b) => a - b);
   const perWrite = (us: number): number => Math.round(us / Math.max(1, latencies.length));
-  latencies.sort((a, b) => a - b);
   const p99 = quantile(latencies, 0.99);
   const measuredMs = Math.min(end, performance.now()) - measureFrom;
   return {

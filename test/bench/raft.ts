@@ -10,9 +10,9 @@
  * order alternates between rounds), and the summary compares medians over the rounds. One JSON
  * line per level, system and round (writes per second; p50, p90, p99 and p99.9 latency; the
  * longest stall, the longest time in which no write completed; in how many 100 ms windows the
- * writes at or above the p99 started; CPU per write); then one per
- * level and system with the medians (`"round": "median"`); then one per level with the ratios
- * of the medians (shoal / etcd). Everything started is stopped and removed, also on failure or
+ * writes at or above the p99 started; CPU per write); then one per level and system with the
+ * medians (`"round": "median"`); then one per level with the ratios of the medians (shoal /
+ * etcd). Everything started is stopped and removed, also on failure or
  * Ctrl-C.
  *
  * The goal (issue 3): at least etcd's throughput at 64 and 256 writers, with a p99 no worse.
