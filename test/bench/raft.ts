@@ -12,8 +12,7 @@
  * longest stall, the longest time in which no write completed; in how many 100 ms windows the
  * writes at or above the p99 started; CPU per write); then one per level and system with the
  * medians (`"round": "median"`); then one per level with the ratios of the medians (shoal /
- * etcd). Everything started is stopped and removed, also on failure or
- * Ctrl-C.
+ * etcd). Everything started is stopped and removed, also on failure or Ctrl-C.
  *
  * The goal (issue 3): at least etcd's throughput at 64 and 256 writers, with a p99 no worse.
  *
