@@ -3,7 +3,9 @@
  * (Debian's etcd-server) on 127.0.0.1 with distinct client and peer ports, temporary data
  * directories and default durability (every write fsynced by a quorum). Writes are etcd's own
  * gRPC `etcdserverpb.KV/Put` of a unique key, sent to the leader over one HTTP/2 connection as
- * a Go client does; the two messages involved are encoded by hand below (only the fields used).
+ * a Go client does, through the load generator's own client (test/bench/unary-client.ts), as
+ * shoal's writes are; the request is encoded by hand below (only the fields used), and the answer
+ * is not decoded.
  *
  * Like shoal's managers, etcd's client port asks for mutual TLS (`--client-cert-auth`, with
  * certificates from a CA made for the run), so both pay for TLS on the client path; a second,
@@ -17,12 +19,13 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { eventually } from "../../deploy/lab/lab.ts";
 import { freePorts } from "../free-ports.ts";
-import { CertRole, createRootCA, issueKeyAndCertificate, newId, NO_CHANNELZ } from "../../manager/ca/index.ts";
+import { CertRole, createRootCA, issueKeyAndCertificate, newId } from "../../manager/ca/index.ts";
 import type { Target } from "./load.ts";
+import { connectUnary } from "./unary-client.ts";
+import type { UnaryConnection } from "./unary-client.ts";
 
 const MEMBERS = 3;
 /** Longest wait for one Put: far beyond any healthy cluster's latency. */
@@ -70,7 +73,7 @@ async function status(clientUrl: string): Promise<StatusReply> {
 export async function startEtcd(): Promise<Target> {
   const root = mkdtempSync(join(tmpdir(), "shoal-bench-etcd-"));
   const members: Member[] = [];
-  let client: grpc.Client | undefined;
+  let client: UnaryConnection | undefined;
   const close = async (): Promise<void> => {
     client?.close();
     await Promise.all(members.map((m) => new Promise<void>((resolve) => {
@@ -124,10 +127,11 @@ export async function startEtcd(): Promise<Target> {
       if (!found) throw new Error("the leader is not one of the members started");
       return found;
     }, 30_000, 200);
-    const creds = grpc.credentials.createSsl(Buffer.from(ca.caCertPem), Buffer.from(clientTls.keyPem), Buffer.from(clientTls.certPem),
-      { checkServerIdentity: () => undefined });
-    // The same client options as shoal's (no channelz), so that the clients cost the same.
-    client = new grpc.Client(new URL(leader.tlsUrl).host, creds, { "grpc.ssl_target_name_override": "etcd", ...NO_CHANNELZ });
+    // The server's certificate, from the run's CA, names no host: its chain is checked, not its name.
+    client = await connectUnary({
+      address: new URL(leader.tlsUrl).host, timeoutMs: PUT_TIMEOUT_MS,
+      tls: { ca: ca.caCertPem, cert: clientTls.certPem, key: clientTls.keyPem, servername: "etcd", checkServerIdentity: () => undefined },
+    });
   } catch (err) {
     await close();
     throw err;
@@ -137,10 +141,7 @@ export async function startEtcd(): Promise<Target> {
     system: "etcd",
     write(run, seq, value) {
       const key = Buffer.from(`bench/${run}/${seq}`);
-      return new Promise((resolve, reject) => {
-        conn.makeUnaryRequest("/etcdserverpb.KV/Put", (b: Buffer) => b, (b: Buffer) => b, encodePut(key, value), { deadline: Date.now() + PUT_TIMEOUT_MS },
-          (err) => (err ? reject(err) : resolve()));
-      });
+      return conn.call("/etcdserverpb.KV/Put", encodePut(key, value));
     },
     pids: () => members.map((m) => m.proc.pid).filter((pid) => pid !== undefined),
     close,

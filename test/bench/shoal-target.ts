@@ -4,8 +4,9 @@
  * does: an operator certificate issued through the leader's local socket (as `shoal cluster
  * client-cert`), then mutual TLS to the leader's TCP address. Each write is a CreateConfig of a
  * config with a unique name and 256 bytes of data: one store transaction, one Raft entry. As the
- * etcd target does with its answers, the client checks each answer's status without decoding
- * it, so that both clients do the same work per write.
+ * etcd target does, writes go through the load generator's own client (test/bench/unary-client.ts),
+ * which checks each answer's status without decoding it, so that both clients do the same work
+ * per write.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,9 +14,11 @@ import * as grpc from "@grpc/grpc-js";
 import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import { ControlClient } from "../../deploy/cli/control-client.ts";
 import { ControlService } from "../../proto/gen/control.ts";
-import { clientCredentials, CLUSTER_CHANNEL_OPTIONS, createCsr, generateKeyPem, TlsIdentity } from "../../manager/ca/index.ts";
+import { clusterIdOfCA, createCsr, generateKeyPem, managerIdentityCheck } from "../../manager/ca/index.ts";
 import { mainIsolate, summarizeGcTrace } from "./gc-trace.ts";
 import type { Target } from "./load.ts";
+import { connectUnary } from "./unary-client.ts";
+import type { UnaryConnection } from "./unary-client.ts";
 
 /** Managers, by hostname; the lab gives them 127.0.0.1, .2 and .3 in this order. */
 const MANAGERS = ["bench-m1", "bench-m2", "bench-m3"];
@@ -38,7 +41,7 @@ export async function startShoal(): Promise<Target> {
   const env: Record<string, string> = { SHOAL_HEARTBEAT_MS: "5000" };
   if (PROFILE_DIR) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import tsx --import ${CPU_PROFILE_HOOK}`.trim();
   const lab = new ProcessCluster({ env, nodeFlags: GC_TRACE ? ["--trace-gc-nvp"] : [] });
-  let client: grpc.Client | undefined;
+  let client: UnaryConnection | undefined;
   try {
     await lab.init(MANAGERS[0]!);
     for (const m of MANAGERS.slice(1)) await lab.join(m, MANAGERS[0]!, "manager");
@@ -57,8 +60,10 @@ export async function startShoal(): Promise<Target> {
     });
     const keyPem = await generateKeyPem();
     const { certPem, caCertPem } = await local.issueOperatorCertificate({ csrPem: createCsr(keyPem), name: "bench" }).finally(() => local.close());
-    const identity = new TlsIdentity({ certPem, keyPem, caCertPem });
-    client = new grpc.Client(leader.addr, clientCredentials(identity), { ...CLUSTER_CHANNEL_OPTIONS });
+    client = await connectUnary({
+      address: leader.addr, timeoutMs: WRITE_TIMEOUT_MS,
+      tls: { ca: caCertPem, cert: certPem, key: keyPem, servername: "shoal", checkServerIdentity: managerIdentityCheck(clusterIdOfCA(caCertPem)) },
+    });
   } catch (err) {
     await lab.close();
     throw err;
@@ -70,11 +75,7 @@ export async function startShoal(): Promise<Target> {
   return {
     system: "shoal",
     write(run, seq, value) {
-      const request = { spec: { annotations: { name: `bench-${run}-${seq}`, labels: {} }, data: value } };
-      return new Promise((resolve, reject) => {
-        remote.makeUnaryRequest(path, requestSerialize, (b: Buffer) => b, request, { deadline: Date.now() + WRITE_TIMEOUT_MS },
-          (err) => (err ? reject(err) : resolve()));
-      });
+      return remote.call(path, requestSerialize({ spec: { annotations: { name: `bench-${run}-${seq}`, labels: {} }, data: value } }));
     },
     pids: () => MANAGERS.map((m) => lab.get(m).proc?.pid).filter((pid) => pid !== undefined),
     ...(GC_TRACE ? {
