@@ -10,6 +10,7 @@ import { allocatorAdvice } from "./daemon/allocator.ts";
 import { Daemon } from "./daemon/daemon.ts";
 import type { DaemonTuning } from "./daemon/daemon.ts";
 import { parseDaemonFlags, UsageError } from "./daemon/flags.ts";
+import { v8PoolAdvice } from "./daemon/v8-pool.ts";
 
 function envNumber(name: string): number | undefined {
   const v = process.env[name];
@@ -30,8 +31,7 @@ async function main(): Promise<number> {
       snapshotInterval: envNumber("SHOAL_SNAPSHOT_INTERVAL"),
     };
     const log = (line: string): void => void process.stderr.write(`shoald: ${line}\n`);
-    const advice = allocatorAdvice();
-    if (advice) log(advice);
+    for (const advice of [allocatorAdvice(), v8PoolAdvice()]) if (advice) log(advice);
     daemon = await Daemon.start(flags, tuning, log);
   } catch (err) {
     process.stderr.write(`shoald: ${(err as Error).message}\n`);

@@ -16,6 +16,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
 import type { Cluster, Node } from "../../proto/gen/objects.ts";
 import { allocatorEnv } from "../daemon/allocator.ts";
+import { v8PoolFlag } from "../daemon/v8-pool.ts";
 
 const SHOALD = fileURLToPath(new URL("../shoald.ts", import.meta.url));
 
@@ -65,7 +66,7 @@ export interface ProcessNode {
 export interface ProcessClusterOptions {
   /** Extra environment for every daemon (e.g. SHOAL_CERT_VALIDITY_MS). */
   env?: Record<string, string>;
-  /** Flags for the Node.js runtime of every daemon (e.g. `--trace-gc-nvp`, whose lines land in the node's log). */
+  /** Flags for the Node.js runtime of every daemon (e.g. `--trace-gc-nvp`, whose lines land in the node's log), after the V8 pool size the lab gives it (deploy/daemon/v8-pool.ts). */
   nodeFlags?: string[];
 }
 
@@ -90,7 +91,7 @@ export class ProcessCluster {
   }
 
   private spawnDaemon(n: ProcessNode, args: string[]): void {
-    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? []), "--import", "tsx", SHOALD, "--data-dir", n.dataDir, ...args], {
+    const proc = spawn(process.execPath, [v8PoolFlag(), ...(this.opts.nodeFlags ?? []), "--import", "tsx", SHOALD, "--data-dir", n.dataDir, ...args], {
       env: { ...process.env, ...allocatorEnv(process.env), SHOAL_HEARTBEAT_MS: "1000", SHOAL_FAULTS_FILE: n.faultsFile, ...this.opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

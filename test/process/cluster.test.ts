@@ -8,6 +8,7 @@ import type { Cluster } from "../../proto/gen/objects.ts";
 import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import type { Control } from "../../deploy/lab/lab.ts";
 import { findJemalloc, mapsJemalloc, WITHOUT_JEMALLOC } from "../../deploy/daemon/allocator.ts";
+import { v8PoolFlag } from "../../deploy/daemon/v8-pool.ts";
 
 const MANAGERS = ["m1", "m2", "m3"];
 const cluster = new ProcessCluster();
@@ -60,6 +61,15 @@ test("the lab runs every shoald with jemalloc when it is installed, and then sho
     const { pid } = cluster.get(name).proc!;
     assert.ok(mapsJemalloc(readFileSync(`/proc/${pid}/maps`, "utf8")), `${name} (pid ${pid}) has ${jemalloc} loaded`);
     assert.ok(!cluster.get(name).log.some((line) => line.includes(WITHOUT_JEMALLOC)), `${name} did not complain about its allocator`);
+  }
+});
+
+test("the lab gives every shoald a V8 pool sized to the machine, and then shoald does not advise another", () => {
+  for (const name of [...MANAGERS, "w1", "w2"]) {
+    const { pid } = cluster.get(name).proc!;
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    assert.ok(args.includes(v8PoolFlag()), `${name} (pid ${pid}) started with ${v8PoolFlag()}: ${args.join(" ")}`);
+    assert.ok(!cluster.get(name).log.some((line) => line.includes("--v8-pool-size")), `${name} did not advise a pool size`);
   }
 });
 
