@@ -38,7 +38,10 @@ test("the slowest writes of a pause fall in a few windows, those of ordinary spr
   const paused = await runLoad({ ...LEVEL, write: fakeSystem(5, 400, 700) });
   // The eight writes caught in the pause started together; the two or so others of the slowest 1% anywhere.
   assert.ok(paused.p99Windows >= 1 && paused.p99Windows <= 3, `one pause gave the slowest 1% in ${paused.p99Windows} windows of 100 ms`);
-  // Latencies spread evenly from 2 to 8 ms: the slowest 1% start throughout the nine windows of the period.
-  const spread = await runLoad({ ...LEVEL, write: () => sleep(2 + 6 * Math.random()) });
-  assert.ok(spread.p99Windows >= 5, `writes of 2 to 8 ms gave the slowest 1% in only ${spread.p99Windows} windows`);
+  // Ordinary spread: one write in fifty takes 50 to 100 ms, at random times, the others 2 to 8 ms.
+  // The slowest 1% are the longest of those, whenever they started: throughout the nine windows
+  // of the period. (Latencies of 2 to 8 ms alone would leave the slowest 1% to this process's own
+  // hiccups, which bunch them, as a busy machine running other tests showed.)
+  const spread = await runLoad({ ...LEVEL, write: () => sleep(Math.random() < 0.02 ? 50 + 50 * Math.random() : 2 + 6 * Math.random()) });
+  assert.ok(spread.p99Windows >= 5, `writes with a random one in fifty slow gave the slowest 1% in only ${spread.p99Windows} windows`);
 });
