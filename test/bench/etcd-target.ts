@@ -13,6 +13,9 @@
  * shoal's managers, with certificates etcd makes for itself (`--peer-auto-tls`): etcd checks a
  * peer certificate's addresses, which the run's CA does not name, so the peers encrypt without
  * verifying each other; the cost per message is the same.
+ *
+ * `EtcdCluster` starts, kills and restarts the members (bench:failover kills its leader);
+ * `startEtcd` is what bench:raft drives.
  */
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
