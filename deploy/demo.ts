@@ -5,7 +5,6 @@
  * accepting writes, restarts the old leader as a follower, and cleans everything up (also on
  * Ctrl-C or failure).
  */
-import { join } from "node:path";
 import { runCli } from "./cli/index.ts";
 import { ProcessCluster, eventually } from "./lab/lab.ts";
 
@@ -18,7 +17,7 @@ async function shoal(name: string, ...args: string[]): Promise<number> {
   const code = await runCli(args, {
     stdout: process.stdout,
     stderr: process.stderr,
-    env: { ...process.env, SHOAL_HOST: `unix://${join(lab.get(name).dataDir, "shoald.sock")}` },
+    env: { ...process.env, SHOAL_HOST: `unix://${lab.get(name).socket}` },
   });
   out();
   return code;

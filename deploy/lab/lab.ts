@@ -15,7 +15,9 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../../proto/gen/control.ts";
 import type { Cluster, Node } from "../../proto/gen/objects.ts";
+import { ControlClient } from "../cli/control-client.ts";
 import { allocatorEnv } from "../daemon/allocator.ts";
+import { dataPaths } from "../daemon/node-state.ts";
 import { v8PoolFlag } from "../daemon/v8-pool.ts";
 
 const SHOALD = fileURLToPath(new URL("../shoald.ts", import.meta.url));
@@ -33,6 +35,11 @@ export interface Control {
 
 type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
 type UntypedClient = Record<string, (req: unknown, opts: grpc.CallOptions, cb: Callback<unknown>) => void> & { close(): void };
+
+/** The CLI's client of the whole control API (with its error wording) on `n`'s socket; the caller closes it. */
+export function cliControl(n: ProcessNode): ControlClient {
+  return new ControlClient({ host: `${n.name}'s socket`, target: `unix://${n.socket}`, credentials: grpc.credentials.createInsecure(), options: {} });
+}
 
 /** Opens a control client on a unix socket. */
 export function controlClient(socket: string, timeoutMs = 5000): Control {
@@ -56,6 +63,8 @@ export interface ProcessNode {
   name: string;
   addr: string;
   dataDir: string;
+  /** Its owner-only control socket. */
+  socket: string;
   faultsFile: string;
   proc: ChildProcess | undefined;
   log: string[];
@@ -128,9 +137,10 @@ export class ProcessCluster {
   private add(name: string): ProcessNode {
     const ip = `127.0.0.${this.nextIp++}`;
     const dataDir = join(this.root, name);
+    const { socket } = dataPaths(dataDir);
     const n: ProcessNode = {
-      name, addr: `${ip}:${this.port}`, dataDir, faultsFile: join(this.root, `${name}.faults.json`), proc: undefined, log: [],
-      control: controlClient(join(dataDir, "shoald.sock")),
+      name, addr: `${ip}:${this.port}`, dataDir, socket, faultsFile: join(this.root, `${name}.faults.json`), proc: undefined, log: [],
+      control: controlClient(socket),
     };
     this.nodes.set(name, n);
     return n;
@@ -190,6 +200,24 @@ export class ProcessCluster {
       }
     }
     return undefined;
+  }
+
+  /** The leader among `names` (see {@link leader}), waiting up to `ms` for one. */
+  awaitLeader(names: string[], ms = 10_000): Promise<string> {
+    return eventually("a leader", async () => {
+      const leader = await this.leader(names);
+      if (!leader) throw new Error("no leader yet");
+      return leader;
+    }, ms);
+  }
+
+  /** Resolves once the node `via` sees `count` managers reachable, waiting up to `ms`. */
+  async awaitManagersReachable(via: string, count: number, ms = 30_000): Promise<void> {
+    await eventually(`${count} managers reachable`, async () => {
+      const { nodes } = await this.get(via).control.listNodes();
+      const reachable = nodes.filter((n) => n.managerStatus?.reachable).length;
+      if (reachable !== count) throw new Error(`${reachable} reachable`);
+    }, ms);
   }
 
   /** Kills every process and removes every directory. */

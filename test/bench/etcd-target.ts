@@ -120,7 +120,7 @@ export class EtcdCluster {
           "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl, "--peer-auto-tls",
           "--initial-cluster", initial, "--initial-cluster-token", "shoal-bench", "--initial-cluster-state", "new",
         ];
-        const member: EtcdMember = { name, clientUrl, tlsUrl, args, proc: cluster.spawn(name, args), log: [] };
+        const member: EtcdMember = { name, clientUrl, tlsUrl, args, proc: cluster.spawnProcess(name, args), log: [] };
         cluster.members.push(member);
         cluster.capture(member);
       }
@@ -131,7 +131,8 @@ export class EtcdCluster {
     }
   }
 
-  private spawn(name: string, args: string[]): ChildProcess {
+  /** Starts the etcd process of member `name` with `args`. */
+  private spawnProcess(name: string, args: string[]): ChildProcess {
     const proc = spawn("etcd", args, { stdio: ["ignore", "pipe", "pipe"] });
     proc.on("error", (err) => console.error(`etcd ${name}: ${err.message}`));
     return proc;
@@ -174,7 +175,7 @@ export class EtcdCluster {
   /** Starts a killed `member` again from its data directory. */
   restart(member: EtcdMember): void {
     member.log = [];
-    member.proc = this.spawn(member.name, member.args);
+    member.proc = this.spawnProcess(member.name, member.args);
     this.killed.delete(member);
     this.capture(member);
   }

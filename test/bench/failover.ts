@@ -16,13 +16,13 @@
  * took 3 s or more (issue 3's bound for shoal's default timings), then the ratios of the p50s and
  * p90s (shoal / etcd). Everything started is stopped and removed, also on failure or Ctrl-C.
  */
-import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
-import { ControlClient } from "../../deploy/cli/control-client.ts";
+import { cliControl, eventually, sleep } from "../../deploy/lab/lab.ts";
+import type { ControlClient } from "../../deploy/cli/control-client.ts";
 import { EtcdCluster, etcdMissing, etcdStatus, put } from "./etcd-target.ts";
 import type { EtcdMember } from "./etcd-target.ts";
-import { quantile } from "./load.ts";
+import { cleanUpOnInterrupt } from "./interrupt.ts";
+import { quantile, ratio } from "./load.ts";
+import { startBenchManagers } from "./shoal-target.ts";
 import type { UnaryConnection } from "./unary-client.ts";
 
 const KILLS = Number(process.env.BENCH_KILLS ?? 10);
@@ -54,53 +54,61 @@ interface FailoverSubject {
   close(): Promise<void>;
 }
 
+/**
+ * One open client per member, made when first needed, so that every attempt after a kill reuses
+ * it as a client would; a killed member's is closed and made again after its restart.
+ */
+class ClientsByMember<C extends { close(): void }> {
+  private readonly open = new Map<string, C>();
+
+  constructor(private readonly connect: (name: string) => C | Promise<C>) {}
+
+  /** The client of member `name`. */
+  async get(name: string): Promise<C> {
+    const client = this.open.get(name) ?? await this.connect(name);
+    this.open.set(name, client);
+    return client;
+  }
+
+  /** Closes the client of member `name`, if any. */
+  drop(name: string): void {
+    this.open.get(name)?.close();
+    this.open.delete(name);
+  }
+
+  /** Closes every client. */
+  closeAll(): void {
+    for (const name of [...this.open.keys()]) this.drop(name);
+  }
+}
+
 /** Three shoal managers of the local lab. */
 async function shoalSubject(): Promise<FailoverSubject> {
   const members = ["failover-m1", "failover-m2", "failover-m3"];
-  // Default timings: the lab shortens only the node heartbeat, which is put back here.
-  const lab = new ProcessCluster({ env: { SHOAL_HEARTBEAT_MS: "5000" } });
-  const control = (name: string): ControlClient => new ControlClient({
-    host: `${name}'s socket`, target: `unix://${join(lab.get(name).dataDir, "shoald.sock")}`, credentials: grpc.credentials.createInsecure(), options: {},
-  });
-  /** Resolves when `name` sees all the managers reachable. */
-  const whole = (name: string): Promise<void> => eventually("every manager reachable", async () => {
-    const { nodes } = await lab.get(name).control.listNodes();
-    if (nodes.filter((n) => n.managerStatus?.reachable).length !== members.length) throw new Error("not yet");
-  }, GIVE_UP_MS);
-  /** Runs `fn` with a control client on `name`'s socket. */
-  const through = async <T>(name: string, fn: (c: ControlClient) => Promise<T>): Promise<T> => {
-    const c = control(name);
-    try {
-      return await fn(c);
-    } finally {
-      c.close();
-    }
-  };
-  try {
-    await lab.init(members[0]!);
-    for (const m of members.slice(1)) await lab.join(m, members[0]!, "manager");
-    await whole(members[0]!);
-    await sleep(2 * SETTLE_MS); // the leader makes the joined learners voters
-  } catch (err) {
-    await lab.close();
-    throw err;
-  }
+  const lab = await startBenchManagers(members);
+  const clients = new ClientsByMember<ControlClient>((name) => cliControl(lab.get(name)));
   return {
     system: "shoal",
     members,
-    leader: () => eventually("a leader", async () => {
-      const leader = await lab.leader(members);
-      if (!leader) throw new Error("no leader yet");
-      return leader;
-    }),
-    write: (via, key) => through(via, (c) => c.createConfig({ annotations: { name: key, labels: {} }, data: Buffer.from("failover") }).then(() => undefined)),
-    kill: (name) => lab.kill(name),
+    leader: () => lab.awaitLeader(members),
+    async write(via, key) {
+      const client = await clients.get(via);
+      await client.createConfig({ annotations: { name: key, labels: {} }, data: Buffer.from("failover") });
+    },
+    async kill(name) {
+      clients.drop(name);
+      await lab.kill(name);
+    },
     async restartAndCatchUp(name, key) {
       await lab.restart(name);
-      await whole(name);
-      await through(name, (c) => eventually(`${name} has caught up`, () => c.getConfig(key), GIVE_UP_MS));
+      await lab.awaitManagersReachable(name, members.length, GIVE_UP_MS);
+      const client = await clients.get(name);
+      await eventually(`${name} has caught up`, () => client.getConfig(key), GIVE_UP_MS);
     },
-    close: () => lab.close(),
+    async close() {
+      clients.closeAll();
+      await lab.close();
+    },
   };
 }
 
@@ -109,13 +117,7 @@ async function etcdSubject(): Promise<FailoverSubject> {
   const cluster = await EtcdCluster.start();
   const byName = new Map(cluster.members.map((m) => [m.name, m]));
   const member = (name: string): EtcdMember => byName.get(name)!;
-  /** Open connections for writes, by member; a killed member's is dropped. */
-  const conns = new Map<string, UnaryConnection>();
-  const conn = async (name: string): Promise<UnaryConnection> => {
-    const open = conns.get(name) ?? await cluster.connect(member(name), GIVE_UP_MS);
-    conns.set(name, open);
-    return open;
-  };
+  const conns = new ClientsByMember<UnaryConnection>((name) => cluster.connect(member(name), GIVE_UP_MS));
   try {
     await cluster.leader();
   } catch (err) {
@@ -126,10 +128,9 @@ async function etcdSubject(): Promise<FailoverSubject> {
     system: "etcd",
     members: cluster.members.map((m) => m.name),
     leader: async () => (await cluster.leader()).name,
-    write: async (via, key) => put(await conn(via), key, Buffer.from("failover")),
+    write: async (via, key) => put(await conns.get(via), key, Buffer.from("failover")),
     async kill(name) {
-      conns.get(name)?.close();
-      conns.delete(name);
+      conns.drop(name);
       await cluster.kill(member(name));
     },
     async restartAndCatchUp(name, key) {
@@ -142,7 +143,7 @@ async function etcdSubject(): Promise<FailoverSubject> {
       await cluster.leader();
     },
     async close() {
-      for (const c of conns.values()) c.close();
+      conns.closeAll();
       await cluster.close();
     },
   };
@@ -232,12 +233,7 @@ async function run(start: () => Promise<FailoverSubject>): Promise<number[]> {
 
 async function main(): Promise<void> {
   if (!Number.isInteger(KILLS) || KILLS < 1) throw new Error(`BENCH_KILLS must be a positive integer, got "${process.env.BENCH_KILLS}"`);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      console.error(`${signal}: stopping and cleaning up`);
-      void (running?.close() ?? Promise.resolve()).finally(() => process.exit(130));
-    });
-  }
+  cleanUpOnInterrupt(async () => running?.close());
   const shoal = await run(shoalSubject);
   const missing = etcdMissing();
   if (missing) {
@@ -245,8 +241,8 @@ async function main(): Promise<void> {
     return;
   }
   const etcd = await run(etcdSubject);
-  const ratio = (q: number): number => Math.round((quantile(shoal, q) / quantile(etcd, q)) * 100) / 100;
-  console.log(JSON.stringify({ system: "shoal/etcd", p50Ratio: ratio(0.5), p90Ratio: ratio(0.9) }));
+  const at = (q: number): number => ratio(quantile(shoal, q), quantile(etcd, q));
+  console.log(JSON.stringify({ system: "shoal/etcd", p50Ratio: at(0.5), p90Ratio: at(0.9) }));
 }
 
 await main();

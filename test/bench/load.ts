@@ -124,6 +124,11 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
+/** `a / b` with two decimals, as the summaries print ratios. */
+export function ratio(a: number, b: number): number {
+  return round2(a / b);
+}
+
 /** Runs one level of load; resolves when every writer has stopped. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const start = performance.now();

@@ -24,7 +24,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { etcdMissing, startEtcd } from "./etcd-target.ts";
-import { quantile, runLoad } from "./load.ts";
+import { cleanUpOnInterrupt } from "./interrupt.ts";
+import { quantile, ratio, runLoad } from "./load.ts";
 import type { LoadResult, Target } from "./load.ts";
 import { startShoal } from "./shoal-target.ts";
 
@@ -48,11 +49,6 @@ async function closeAll(): Promise<void> {
   await Promise.allSettled(running.splice(0).map((t) => t.close()));
 }
 
-/** `a / b` with two decimals. */
-function ratio(a: number, b: number): number {
-  return Math.round((a / b) * 100) / 100;
-}
-
 /** The median of each figure over `results`, and the errors summed. */
 function medians(results: LoadResult[]): Record<(typeof FIGURES)[number] | "errors", number> {
   const median = (f: (typeof FIGURES)[number]): number => quantile(results.map((r) => r[f]).sort((a, b) => a - b), 0.5);
@@ -61,12 +57,7 @@ function medians(results: LoadResult[]): Record<(typeof FIGURES)[number] | "erro
 }
 
 async function main(): Promise<void> {
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      console.error(`${signal}: stopping and cleaning up`);
-      void closeAll().finally(() => process.exit(130));
-    });
-  }
+  cleanUpOnInterrupt(closeAll);
   try {
     running.push(await startShoal());
     const missing = etcdMissing();

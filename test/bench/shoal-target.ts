@@ -8,11 +8,9 @@
  * which checks each answer's status without decoding it, so that both clients do the same work
  * per write.
  */
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as grpc from "@grpc/grpc-js";
-import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
-import { ControlClient } from "../../deploy/cli/control-client.ts";
+import { cliControl, ProcessCluster, sleep } from "../../deploy/lab/lab.ts";
+import type { ProcessClusterOptions } from "../../deploy/lab/lab.ts";
 import { ControlService } from "../../proto/gen/control.ts";
 import { clusterIdOfCA, createCsr, generateKeyPem, managerIdentityCheck } from "../../manager/ca/index.ts";
 import { mainIsolate, summarizeGcTrace } from "./gc-trace.ts";
@@ -23,7 +21,7 @@ import type { UnaryConnection } from "./unary-client.ts";
 /** Managers, by hostname; the lab gives them 127.0.0.1, .2 and .3 in this order. */
 const MANAGERS = ["bench-m1", "bench-m2", "bench-m3"];
 /**
- * After the three managers are reachable, time for the leader's reconciliation (every 250 ms)
+ * After the managers are reachable, time for the leader's reconciliation (every 250 ms)
  * to make the joined learners voters, so that every write needs a quorum of two.
  */
 const SETTLE_MS = 2_000;
@@ -35,29 +33,35 @@ const GC_TRACE = process.env.BENCH_GC_TRACE === "1";
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const CPU_PROFILE_HOOK = fileURLToPath(new URL("./cpu-profile.ts", import.meta.url));
 
+/**
+ * Starts managers `names` (the first inits, the others join it) in a lab with default timings and
+ * resolves once they are all reachable and the joined ones voters; `options` adds to the lab's
+ * environment and Node.js flags. Closes the lab when it fails.
+ */
+export async function startBenchManagers(names: readonly string[], options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
+  // Default timings: the lab shortens only the node heartbeat, which is put back here.
+  const lab = new ProcessCluster({ ...options, env: { SHOAL_HEARTBEAT_MS: "5000", ...options.env } });
+  try {
+    await lab.init(names[0]!);
+    for (const m of names.slice(1)) await lab.join(m, names[0]!, "manager");
+    await lab.awaitManagersReachable(names[0]!, names.length);
+    await sleep(SETTLE_MS);
+    return lab;
+  } catch (err) {
+    await lab.close();
+    throw err;
+  }
+}
+
 /** Starts three shoal managers and connects to the leader over mutual TLS. */
 export async function startShoal(): Promise<Target> {
-  // Default timings: the lab shortens only the node heartbeat, which is put back here.
-  const env: Record<string, string> = { SHOAL_HEARTBEAT_MS: "5000" };
+  const env: Record<string, string> = {};
   if (PROFILE_DIR) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import tsx --import ${CPU_PROFILE_HOOK}`.trim();
-  const lab = new ProcessCluster({ env, nodeFlags: GC_TRACE ? ["--trace-gc-nvp"] : [] });
-  let client: UnaryConnection | undefined;
+  const lab = await startBenchManagers(MANAGERS, { env, nodeFlags: GC_TRACE ? ["--trace-gc-nvp"] : [] });
+  let client: UnaryConnection;
   try {
-    await lab.init(MANAGERS[0]!);
-    for (const m of MANAGERS.slice(1)) await lab.join(m, MANAGERS[0]!, "manager");
-    await eventually("three managers reachable", async () => {
-      const { nodes } = await lab.get(MANAGERS[0]!).control.listNodes();
-      if (nodes.filter((n) => n.managerStatus?.reachable).length !== 3) throw new Error("not yet");
-    }, 30_000);
-    await sleep(SETTLE_MS);
-    const leader = await eventually("a leader", async () => {
-      const name = await lab.leader(MANAGERS);
-      if (!name) throw new Error("no leader yet");
-      return lab.get(name);
-    });
-    const local = new ControlClient({
-      host: "leader socket", target: `unix://${join(leader.dataDir, "shoald.sock")}`, credentials: grpc.credentials.createInsecure(), options: {},
-    });
+    const leader = lab.get(await lab.awaitLeader(MANAGERS));
+    const local = cliControl(leader);
     const keyPem = await generateKeyPem();
     const { certPem, caCertPem } = await local.issueOperatorCertificate({ csrPem: createCsr(keyPem), name: "bench" }).finally(() => local.close());
     client = await connectUnary({
