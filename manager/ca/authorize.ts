@@ -55,12 +55,16 @@ interface Verified {
 }
 
 /**
- * The TLS connection a grpc-js server call arrived on, found through grpc-js's call objects
+ * The TLS connection a call arrived on. Calls of the control API's own server
+ * (manager/controlapi/h2/unary-server.ts) name it (`tlsSocket`); a grpc-js server call's is found
+ * through grpc-js's call objects
  * (call → intercepting calls → HTTP/2 stream → session → socket); undefined when grpc-js is
  * built otherwise, and then every call reads the certificate again (correct, only slower).
  * A test checks that this path is found, so a grpc-js upgrade that moves it is noticed.
  */
 function connectionOf(call: AuthorizableCall): TLSSocket | undefined {
+  const own = (call as { tlsSocket?: unknown }).tlsSocket;
+  if (own instanceof TLSSocket) return own;
   let c = (call as { call?: unknown }).call;
   for (let depth = 0; depth < 4 && c; depth++) {
     const socket = (c as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;

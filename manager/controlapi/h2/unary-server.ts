@@ -1,0 +1,236 @@
+/**
+ * gRPC unary calls (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md) served on
+ * this project's own HTTP/2 connections (connection.ts), to the same handlers grpc-js calls: a
+ * handler gets a call with the request, the caller's metadata, its path and its TLS peer, and
+ * answers through a callback, as with grpc-js's `handleUnaryCall`.
+ *
+ * The daemon serves operators' connections (the CLI, CI runners) here and every other
+ * connection with grpc-js (deploy/daemon/cluster-listener.ts): operators make only unary calls,
+ * and a leader under a stream of writes spends less time and memory per call here (README,
+ * Benchmarks). Messages are uncompressed (grpc-js's clients send them so unless told otherwise);
+ * a compressed one is refused with UNIMPLEMENTED, a deadline (`grpc-timeout`) ends a call with
+ * DEADLINE_EXCEEDED, a request or metadata beyond the limits with RESOURCE_EXHAUSTED.
+ */
+import type { TLSSocket } from "node:tls";
+import * as grpc from "@grpc/grpc-js";
+import type { handleUnaryCall, ServerUnaryCall, ServiceError } from "@grpc/grpc-js";
+import { H2ServerConnection } from "./connection.ts";
+import type { H2Refusal, H2Request, H2RequestHandler } from "./connection.ts";
+import { encodeHeaders } from "./hpack.ts";
+import { StreamTable } from "./stream-table.ts";
+
+/** One unary method: its codecs and its handler. */
+export interface UnaryMethod {
+  /** Decodes a request message; throws when the bytes are not one. */
+  requestDeserialize(bytes: Buffer): unknown;
+  /** Encodes a response message. */
+  responseSerialize(value: unknown): Buffer;
+  /** Answers a call, as grpc-js's handlers do. */
+  handler: handleUnaryCall<unknown, unknown>;
+}
+
+/** The method served at a path (`/package.Service/Method`), or undefined when there is none. */
+export type MethodLookup = (path: string) => UnaryMethod | undefined;
+
+/** The headers that open every answer, and the trailers that end a successful one. */
+const OK_HEADERS = encodeHeaders([":status", "200", "content-type", "application/grpc"]);
+const OK_TRAILERS = encodeHeaders(["grpc-status", "0"]);
+/** The answer to a request that is not gRPC. */
+const NOT_GRPC = encodeHeaders([":status", "415"]);
+/** Headers that are the protocol's, not the caller's metadata. */
+const PROTOCOL_HEADERS = new Set(["content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "accept-encoding", "host"]);
+/** A status message longer than this is cut, so that trailers stay small. */
+const MAX_STATUS_MESSAGE = 4096;
+/** `grpc-timeout`: up to 8 digits and a unit (hours to nanoseconds). */
+const TIMEOUT_PATTERN = /^(\d{1,8})([HMSmun])$/;
+/** What grpc-js's calls say of the caller's TLS (grpc-js does not export the type). */
+type AuthContext = ReturnType<ServerUnaryCall<unknown, unknown>["getAuthContext"]>;
+const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
+
+/** Bytes of the status message as gRPC wants them: printable ASCII but `%` as is, the rest percent-encoded (of UTF-8). */
+export function percentEncode(message: string): string {
+  const text = message.length > MAX_STATUS_MESSAGE ? `${message.slice(0, MAX_STATUS_MESSAGE)}...` : message;
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
+  let out = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** The call a handler gets: what grpc-js's ServerUnaryCall offers that handlers here use. */
+class UnaryCall {
+  /** Set when the caller cancelled, the deadline passed or the connection ended. */
+  cancelled = false;
+  /** The deadline's timer, when the call has one. */
+  timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly request: unknown,
+    readonly metadata: grpc.Metadata,
+    private readonly path: string,
+    /** The connection's TLS socket: the Authorizer reads the caller's certificate from it. */
+    readonly tlsSocket: TLSSocket,
+    private readonly peer: ConnectionPeer,
+  ) {}
+
+  getPath(): string {
+    return this.path;
+  }
+
+  getPeer(): string {
+    return this.peer.address;
+  }
+
+  getAuthContext(): AuthContext {
+    return this.peer.authContext();
+  }
+}
+
+/** Who is at the other end of a connection; read from the socket once. */
+class ConnectionPeer {
+  private auth: AuthContext | undefined;
+  readonly address: string;
+
+  constructor(private readonly socket: TLSSocket) {
+    this.address = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
+  }
+
+  /** As grpc-js gives it: the certificate only when the TLS handshake verified it. */
+  authContext(): AuthContext {
+    this.auth ??= this.socket.authorized
+      ? { transportSecurityType: "ssl", sslPeerCertificate: this.socket.getPeerCertificate() }
+      : { transportSecurityType: "ssl" };
+    return this.auth;
+  }
+}
+
+/** The calls of one connection. */
+class ConnectionCalls implements H2RequestHandler {
+  private readonly calls = new StreamTable<UnaryCall>();
+  private readonly peer: ConnectionPeer;
+
+  constructor(private readonly lookup: MethodLookup, private readonly socket: TLSSocket) {
+    this.peer = new ConnectionPeer(socket);
+  }
+
+  onRequest(conn: H2ServerConnection, req: H2Request): void {
+    const h = req.headers;
+    let path = "";
+    let contentType = "";
+    let timeout = "";
+    let encoding = "";
+    let metadata: grpc.Metadata | undefined;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i]!;
+      const value = h[i + 1]!;
+      if (name === ":path") path = value;
+      else if (name === "content-type") contentType = value;
+      else if (name === "grpc-timeout") timeout = value;
+      else if (name === "grpc-encoding") encoding = value;
+      else if (name.charCodeAt(0) !== 0x3a && !PROTOCOL_HEADERS.has(name)) {
+        metadata ??= new grpc.Metadata();
+        if (name.endsWith("-bin")) metadata.add(name, Buffer.from(value, "base64"));
+        else metadata.add(name, value);
+      }
+    }
+    const id = req.streamId;
+    if (!contentType.startsWith("application/grpc")) return conn.respondHeadersOnly(id, NOT_GRPC);
+    const method = this.lookup(path);
+    if (!method) return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `the server does not implement the method ${path}`);
+    if (encoding && encoding !== "identity") {
+      return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `messages compressed with ${encoding} are not supported: send them uncompressed (identity)`);
+    }
+    const body = req.body;
+    if (body.length < 5) return this.fail(conn, id, grpc.status.INTERNAL, `${path} needs one request message; the request carried none`);
+    if (body[0] !== 0) return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `${path}: compressed messages are not supported: send them uncompressed`);
+    const length = body.readUInt32BE(1);
+    if (body.length !== 5 + length) {
+      return this.fail(conn, id, grpc.status.INTERNAL, `${path} takes one request message of ${length} bytes; the request carried ${body.length - 5}`);
+    }
+    let request: unknown;
+    try {
+      request = method.requestDeserialize(body.subarray(5));
+    } catch (err) {
+      return this.fail(conn, id, grpc.status.INTERNAL, `${path}: the request message could not be decoded: ${(err as Error).message}`);
+    }
+    const call = new UnaryCall(request, metadata ?? new grpc.Metadata(), path, this.socket, this.peer);
+    if (timeout) {
+      const match = TIMEOUT_PATTERN.exec(timeout);
+      if (!match) return this.fail(conn, id, grpc.status.INTERNAL, `invalid grpc-timeout ${JSON.stringify(timeout)}: want up to 8 digits and a unit of H, M, S, m, u or n`);
+      call.timer = setTimeout(() => {
+        this.end(id, call);
+        this.fail(conn, id, grpc.status.DEADLINE_EXCEEDED, "Deadline exceeded");
+      }, Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!);
+    }
+    this.calls.set(id, call);
+    const answer = (err: Partial<ServiceError> | null, value?: unknown): void => {
+      if (call.cancelled) return;
+      this.end(id, call);
+      if (err) return this.fail(conn, id, err.code ?? grpc.status.UNKNOWN, err.details || err.message || "unknown error", err.metadata);
+      let message: Buffer;
+      try {
+        message = method.responseSerialize(value);
+      } catch (e) {
+        return this.fail(conn, id, grpc.status.INTERNAL, `${path}: the response could not be encoded: ${(e as Error).message}`);
+      }
+      const data = Buffer.allocUnsafe(5 + message.length);
+      data[0] = 0;
+      data.writeUInt32BE(message.length, 1);
+      message.copy(data, 5);
+      conn.respond(id, OK_HEADERS, data, OK_TRAILERS);
+    };
+    try {
+      method.handler(call as unknown as ServerUnaryCall<unknown, unknown>, answer);
+    } catch (err) {
+      answer({ code: grpc.status.UNKNOWN, details: `${path} failed: ${(err as Error).message}` });
+    }
+  }
+
+  onRefused(conn: H2ServerConnection, streamId: number, why: H2Refusal): void {
+    const what = why === "headers-too-large" ? "the request's metadata is larger than the server accepts" : "the request message is larger than the server accepts (4 MB)";
+    this.fail(conn, streamId, grpc.status.RESOURCE_EXHAUSTED, what);
+  }
+
+  onCancel(_conn: H2ServerConnection, streamId: number): void {
+    const call = this.calls.get(streamId);
+    if (call) this.end(streamId, call);
+  }
+
+  /** The call is over: its handler's answer, if any comes, is dropped. */
+  private end(id: number, call: UnaryCall): void {
+    call.cancelled = true;
+    if (call.timer) clearTimeout(call.timer);
+    this.calls.delete(id);
+  }
+
+  /** Answers with a status (and the error's metadata) alone. */
+  private fail(conn: H2ServerConnection, id: number, code: number, message: string, metadata?: grpc.Metadata): void {
+    const fields = [":status", "200", "content-type", "application/grpc", "grpc-status", String(code), "grpc-message", percentEncode(message)];
+    for (const [key, values] of Object.entries(metadata?.toHttp2Headers() ?? {})) {
+      for (const v of Array.isArray(values) ? values : [values]) if (v !== undefined) fields.push(key, String(v));
+    }
+    conn.respondHeadersOnly(id, encodeHeaders(fields));
+  }
+}
+
+/** Serves gRPC unary calls on TLS connections handed to it. */
+export class UnaryServer {
+  private readonly connections = new Set<H2ServerConnection>();
+
+  /** A server answering the methods `lookup` finds. */
+  constructor(private readonly lookup: MethodLookup) {}
+
+  /** Serves `socket`, a TLS connection that negotiated HTTP/2 ("h2"), until it closes. */
+  serve(socket: TLSSocket): void {
+    const conn = new H2ServerConnection(socket, new ConnectionCalls(this.lookup, socket));
+    this.connections.add(conn);
+    socket.once("close", () => this.connections.delete(conn));
+  }
+
+  /** Ends every connection (GOAWAY); calls not answered are dropped. */
+  close(): void {
+    for (const conn of this.connections) conn.close();
+    this.connections.clear();
+  }
+}
