@@ -16,7 +16,7 @@ import type { JoinResponse, RaftMember } from "../../proto/gen/raftrpc.ts";
 import { NodeRole } from "../../proto/gen/specs.ts";
 import {
   CertificateRenewer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, NO_CHANNELZ, createRootCA, DEFAULT_NODE_CERT_VALIDITY_MS,
-  issueKeyAndCertificate, joinCluster, NodeCAService, newId, serverCredentials, TlsIdentity,
+  issueKeyAndCertificate, joinCluster, NodeCAService, newId, TlsIdentity,
 } from "../../manager/ca/index.ts";
 import { forceNewCluster } from "../../manager/raft/force-new-cluster.ts";
 import type { DaemonFlags } from "./flags.ts";
@@ -29,6 +29,20 @@ import { dataPaths, readCertificates, readNodeState, writeCertificates, writeNod
 import type { NodeState as LocalState } from "./node-state.ts";
 import { Session } from "./session.ts";
 import { Switchboard } from "./switchboard.ts";
+import { ClusterListener } from "./cluster-listener.ts";
+import { UnaryServer } from "../../manager/controlapi/h2/unary-server.ts";
+
+/** A daemon's servers: grpc-js's and the switchboards of their services, behind the TCP listener and on the local socket. */
+interface Servers {
+  /** grpc-js on the TCP port (through `listener`): every connection but operators'. */
+  server: grpc.Server;
+  /** grpc-js on the owner-only unix socket. */
+  localServer: grpc.Server;
+  tcpBoard: Switchboard;
+  localBoard: Switchboard;
+  /** The TCP port: operators' connections to the control API's own server, the others to `server`. */
+  listener: ClusterListener;
+}
 
 /** Settings tests shorten; production uses the defaults. */
 export interface DaemonTuning {
@@ -58,10 +72,7 @@ export class Daemon {
     private readonly flags: DaemonFlags,
     private state: LocalState,
     private readonly identity: TlsIdentity,
-    private readonly server: grpc.Server,
-    private readonly localServer: grpc.Server,
-    private readonly tcpBoard: Switchboard,
-    private readonly localBoard: Switchboard,
+    private readonly servers: Servers,
     private readonly tuning: DaemonTuning,
     private readonly log: DaemonLog,
   ) {}
@@ -98,19 +109,23 @@ export class Daemon {
     };
   }
 
-  private static async servers(flags: DaemonFlags, listenAddr: string, identity: TlsIdentity): Promise<[grpc.Server, grpc.Server, Switchboard, Switchboard]> {
+  private static async listen(flags: DaemonFlags, listenAddr: string, identity: TlsIdentity): Promise<Servers> {
     const server = new grpc.Server(NO_CHANNELZ);
     const tcpBoard = new Switchboard(server, [RaftService, RaftMembershipService, NodeCAService, DispatcherService, ControlService]);
-    await new Promise<number>((resolve, reject) =>
-      server.bindAsync(listenAddr, serverCredentials(identity), (err, port) => (err ? reject(new Error(`cannot listen on ${listenAddr}: ${err.message}`)) : resolve(port))));
+    const listener = await ClusterListener.listen(listenAddr, identity, server, new UnaryServer((path) => tcpBoard.unaryMethod(path)));
     const localServer = new grpc.Server(NO_CHANNELZ);
     const localBoard = new Switchboard(localServer, [ControlService]);
     const socket = dataPaths(flags.dataDir).socket;
     rmSync(socket, { force: true });
-    await new Promise<number>((resolve, reject) =>
-      localServer.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+    try {
+      await new Promise<number>((resolve, reject) =>
+        localServer.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+    } catch (err) {
+      listener.close();
+      throw err;
+    }
     chmodSync(socket, 0o600);
-    return [server, localServer, tcpBoard, localBoard];
+    return { server, localServer, tcpBoard, localBoard, listener };
   }
 
   private static async init(flags: DaemonFlags, tuning: DaemonTuning, log: DaemonLog): Promise<Daemon> {
@@ -125,8 +140,8 @@ export class Daemon {
     const identity = new TlsIdentity(bundle);
     const raftId = randomRaftId();
     const state: LocalState = { nodeId, clusterId, role: "manager", raftId, listenAddr, advertiseAddr, managers: [advertiseAddr], hostname: flags.hostname };
-    const [server, localServer, tcpBoard, localBoard] = await Daemon.servers(flags, listenAddr, identity);
-    const d = new Daemon(flags, state, identity, server, localServer, tcpBoard, localBoard, tuning, log);
+    const servers = await Daemon.listen(flags, listenAddr, identity);
+    const d = new Daemon(flags, state, identity, servers, tuning, log);
     await d.startManager({ raftId, nodeId, addr: advertiseAddr });
     const m = d.manager!;
     await waitUntil("this manager to lead the new cluster", () => m.raft.isLeader, 10_000);
@@ -163,8 +178,8 @@ export class Daemon {
       nodeId: joined.nodeId, clusterId: joined.clusterId, role: isManager ? "manager" : "worker",
       listenAddr, advertiseAddr, managers: [joinAddr], hostname: flags.hostname,
     };
-    const [server, localServer, tcpBoard, localBoard] = await Daemon.servers(flags, listenAddr, identity);
-    const d = new Daemon(flags, state, identity, server, localServer, tcpBoard, localBoard, tuning, log);
+    const servers = await Daemon.listen(flags, listenAddr, identity);
+    const d = new Daemon(flags, state, identity, servers, tuning, log);
     if (isManager) await d.joinRaft(joinAddr);
     writeNodeState(flags.dataDir, d.state);
     log(`node ${joined.nodeId} joined cluster ${joined.clusterId} as a ${state.role}`);
@@ -173,8 +188,8 @@ export class Daemon {
 
   private static async restart(flags: DaemonFlags, state: LocalState, force: boolean, tuning: DaemonTuning, log: DaemonLog): Promise<Daemon> {
     const identity = new TlsIdentity(readCertificates(flags.dataDir));
-    const [server, localServer, tcpBoard, localBoard] = await Daemon.servers(flags, flags.listenAddr ?? state.listenAddr, identity);
-    const d = new Daemon(flags, state, identity, server, localServer, tcpBoard, localBoard, tuning, log);
+    const servers = await Daemon.listen(flags, flags.listenAddr ?? state.listenAddr, identity);
+    const d = new Daemon(flags, state, identity, servers, tuning, log);
     if (state.role === "manager") {
       if (force) {
         await forceNewCluster(dataPaths(flags.dataDir).raft, state.raftId!, scratchStore());
@@ -210,8 +225,8 @@ export class Daemon {
       ? `this manager is now the leader (Raft term ${m.raft.term})`
       : `this manager is no longer the leader (Raft term ${m.raft.term})`));
     const services = m.services();
-    this.tcpBoard.install(services.tcp);
-    this.localBoard.install(services.local);
+    this.servers.tcpBoard.install(services.tcp);
+    this.servers.localBoard.install(services.local);
   }
 
   /** Asks the leader (through `via`) to add this manager to Raft, then starts the manager. */
@@ -287,8 +302,8 @@ export class Daemon {
   }
 
   private async stopManager(): Promise<void> {
-    this.tcpBoard.clear();
-    this.localBoard.clear();
+    this.servers.tcpBoard.clear();
+    this.servers.localBoard.clear();
     const m = this.manager;
     this.manager = undefined;
     await m?.stop();
@@ -300,8 +315,9 @@ export class Daemon {
     this.renewer?.stop();
     this.tuning.faults?.close();
     await this.stopManager();
-    this.server.forceShutdown();
-    this.localServer.forceShutdown();
+    this.servers.listener.close();
+    this.servers.server.forceShutdown();
+    this.servers.localServer.forceShutdown();
     rmSync(dataPaths(this.flags.dataDir).socket, { force: true });
   }
 }

@@ -7,6 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { UnaryMethod } from "../../manager/controlapi/h2/unary-server.ts";
 
 /** The refusal when no implementation is installed. */
 export const NOT_A_MANAGER =
@@ -17,6 +18,7 @@ type AnyHandler = (call: unknown, callback?: (err: grpc.ServiceError | null) => 
 /** Switchable implementations of a set of services on one server. */
 export class Switchboard {
   private readonly current = new Map<ServiceDefinition, UntypedServiceImplementation>();
+  private readonly unary = new Map<string, UnaryMethod>();
 
   /** Adds every service in `defs` to `server`, each answering "not a manager" until installed. */
   constructor(server: grpc.Server, defs: ServiceDefinition[]) {
@@ -32,7 +34,23 @@ export class Switchboard {
         }) as grpc.UntypedHandleCall;
       }
       server.addService(def, impl);
+      for (const [name, method] of Object.entries(def)) {
+        if (method.requestStream || method.responseStream) continue;
+        this.unary.set(method.path, {
+          requestDeserialize: method.requestDeserialize, responseSerialize: method.responseSerialize,
+          handler: impl[name] as grpc.handleUnaryCall<unknown, unknown>,
+        });
+      }
     }
+  }
+
+  /**
+   * The unary method at `path` (`/package.Service/Method`) for another server of the same port
+   * (manager/controlapi/h2), calling whatever implementation is installed as grpc-js's does;
+   * undefined for streaming methods and unknown paths.
+   */
+  unaryMethod(path: string): UnaryMethod | undefined {
+    return this.unary.get(path);
   }
 
   /** Installs implementations (replacing earlier ones). */

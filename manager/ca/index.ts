@@ -10,7 +10,7 @@ export { clientCredentials, CLUSTER_CHANNEL_OPTIONS, managerIdentityCheck, NO_CH
 export { createCsr } from "./csr.ts";
 export { CAError, CAErrorKind } from "./errors.ts";
 export { newId } from "./ids.ts";
-export { CertRole, certRoleOf, nodeRoleOf, OPERATOR_NAME_PATTERN } from "./identity.ts";
+export { CertRole, certRoleOf, identityFromSubject, nodeRoleOf, OPERATOR_NAME_PATTERN } from "./identity.ts";
 export type { CertIdentity, NodeCertRole } from "./identity.ts";
 export { generateJoinToken, generateJoinTokens, parseJoinToken, roleForJoinToken, rotateJoinToken } from "./join-token.ts";
 export type { ParsedJoinToken } from "./join-token.ts";
