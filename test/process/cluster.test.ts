@@ -1,6 +1,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { NodeState } from "../../proto/gen/objects.ts";
@@ -9,6 +10,7 @@ import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
 import type { Control } from "../../deploy/lab/lab.ts";
 import { findJemalloc, mapsJemalloc, WITHOUT_JEMALLOC } from "../../deploy/daemon/allocator.ts";
 import { v8PoolFlag } from "../../deploy/daemon/v8-pool.ts";
+import { shoal } from "../../deploy/cli/testing.ts";
 
 const MANAGERS = ["m1", "m2", "m3"];
 const cluster = new ProcessCluster();
@@ -79,6 +81,31 @@ test("a write through any manager is forwarded to the leader and replicated to e
     await eventually(`${m} has the write`, async () => {
       assert.equal((await cluster.get(m).control.getCluster()).spec?.annotations?.labels.first, "1");
     });
+  }
+});
+
+test("an operator's certificate drives the cluster over the managers' TCP port, through the leader and through a follower, errors included", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-operator-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = await shoal(["-H", `unix://${cluster.get("m1").socket}`, "cluster", "client-cert", "--out", dir, "--name", "ci"]);
+  assert.equal(cert.code, 0, cert.stderr);
+  const leader = await cluster.awaitLeader(MANAGERS);
+  const follower = MANAGERS.find((m) => m !== leader)!;
+  // Operators' connections are served by the control API's own server (manager/controlapi/h2); a
+  // follower's forwards writes to the leader over grpc-js.
+  for (const m of [leader, follower]) {
+    const env = { SHOAL_HOST: `tcp://${cluster.get(m).addr}`, SHOAL_CERT_PATH: dir };
+    const ls = await shoal(["node", "ls", "-q"], env);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.equal(ls.stdout.trim().split("\n").length, 5);
+    const created = await shoal(["config", "create", `via-${m}`, "-"], env, { stdin: "payload" });
+    assert.equal(created.code, 0, created.stderr);
+    const again = await shoal(["config", "create", `via-${m}`, "-"], env, { stdin: "payload" });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`config name "via-${m}" already exists`));
+    const inspect = await shoal(["config", "inspect", `via-${m}`], env);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.equal(Buffer.from(JSON.parse(inspect.stdout)[0].spec.data, "base64").toString(), "payload");
   }
 });
 
