@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import http2 from "node:http2";
+import { gzipSync } from "node:zlib";
 import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
@@ -124,6 +125,15 @@ test("an error's code and message reach the caller, with characters the protocol
   assert.equal(percentEncode("plain text"), "plain text");
 });
 
+test("requests compressed with gzip or deflate, as grpc-js's clients can send them, are answered", async (t) => {
+  for (const algorithm of [1, 2]) { // grpc-js: 1 deflate, 2 gzip
+    const f = await serve(t, echo, { "grpc.default_compression_algorithm": algorithm });
+    const data = Buffer.alloc(100_000, 3);
+    const res = await callCreate(f.client, spec(`z${algorithm}`, data));
+    assert.ok(Buffer.from(res.config!.spec!.data).equals(data));
+  }
+});
+
 test("a method the server does not have is UNIMPLEMENTED and named", async (t) => {
   const f = await serve(t, echo);
   const get = ControlService.getConfig;
@@ -141,6 +151,38 @@ test("requests and answers of 3 MB cross the flow-control windows both ways", as
   big[12345] = 1;
   const results = await Promise.all([0, 1, 2].map((i) => callCreate(f.client, spec(`big${i}`, big))));
   for (const res of results) assert.ok(Buffer.from(res.config!.spec!.data).equals(big));
+});
+
+test("an answer larger than the client's windows waits for them: a client of 64 KB windows that reads slowly gets all of it", async (t) => {
+  const f = await serve(t, echo);
+  const session = http2.connect(`https://${f.addr}`, {
+    ca: f.operator.caCertPem, cert: f.operator.certPem, key: f.operator.keyPem, checkServerIdentity: () => undefined,
+    settings: { initialWindowSize: 65_535 },
+  });
+  t.after(() => session.destroy());
+  const data = Buffer.alloc(2 * 1024 * 1024, 5);
+  const message = create.requestSerialize(spec("slow-reader", data));
+  const body = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+  body.writeUInt32BE(message.length, 1);
+  const stream = session.request({ ":method": "POST", ":path": create.path, "content-type": "application/grpc", te: "trailers" });
+  const chunks: Buffer[] = [];
+  let trailers: http2.IncomingHttpHeaders = {};
+  stream.on("trailers", (h) => void (trailers = h));
+  const ended = new Promise<void>((resolve, reject) => {
+    stream.on("end", resolve).on("error", reject).on("close", () => reject(new Error(`closed with code ${stream.rstCode}`)));
+  });
+  stream.on("data", (c: Buffer) => {
+    chunks.push(c);
+    stream.pause(); // the client's window stays spent a while
+    setTimeout(() => stream.resume(), 2);
+  });
+  stream.end(body);
+  await ended;
+  assert.equal(trailers["grpc-status"], "0");
+  const answer = Buffer.concat(chunks);
+  const decoded = create.responseDeserialize(answer.subarray(5));
+  assert.equal(answer.readUInt32BE(1), answer.length - 5);
+  assert.ok(Buffer.from(decoded.config!.spec!.data).equals(data));
 });
 
 test("a request above 4 MB is refused with RESOURCE_EXHAUSTED, and the connection goes on serving", async (t) => {
@@ -203,7 +245,7 @@ test("a call the client cancels is marked cancelled for its handler", async (t) 
   assert.equal(pending.cancelled, true);
 });
 
-test("a request that is not gRPC gets HTTP 415, and a compressed message UNIMPLEMENTED", async (t) => {
+test("a request that is not gRPC gets HTTP 415; a message compressed in an unknown way, framed wrongly or inflating beyond 4 MB gets a status saying so", async (t) => {
   const f = await serve(t, echo);
   const session = http2.connect(`https://${f.addr}`, { ca: f.operator.caCertPem, cert: f.operator.certPem, key: f.operator.keyPem, checkServerIdentity: () => undefined });
   t.after(() => session.destroy());
@@ -214,9 +256,18 @@ test("a request that is not gRPC gets HTTP 415, and a compressed message UNIMPLE
   });
   const plain = await ask({ ":method": "POST", ":path": create.path, "content-type": "application/json" }, Buffer.from("{}"));
   assert.equal(plain[":status"], 415);
-  const compressed = await ask({ ":method": "POST", ":path": create.path, "content-type": "application/grpc", "grpc-encoding": "gzip" }, Buffer.from([1, 0, 0, 0, 0]));
-  assert.equal(compressed["grpc-status"], String(grpc.status.UNIMPLEMENTED));
-  assert.match(String(compressed["grpc-message"]), /compressed with gzip are not supported/);
+  const brotli = await ask({ ":method": "POST", ":path": create.path, "content-type": "application/grpc", "grpc-encoding": "br" }, Buffer.from([1, 0, 0, 0, 0]));
+  assert.equal(brotli["grpc-status"], String(grpc.status.UNIMPLEMENTED));
+  assert.match(String(brotli["grpc-message"]), /compressed with br are not supported: send them with gzip, deflate or uncompressed/);
+  const unsaid = await ask({ ":method": "POST", ":path": create.path, "content-type": "application/grpc" }, Buffer.from([1, 0, 0, 0, 0]));
+  assert.equal(unsaid["grpc-status"], String(grpc.status.INTERNAL));
+  assert.match(String(unsaid["grpc-message"]), /compressed message without grpc-encoding/);
+  const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024));
+  const framed = Buffer.concat([Buffer.from([1, 0, 0, 0, 0]), bomb]);
+  framed.writeUInt32BE(bomb.length, 1);
+  const inflated = await ask({ ":method": "POST", ":path": create.path, "content-type": "application/grpc", "grpc-encoding": "gzip" }, framed);
+  assert.equal(inflated["grpc-status"], String(grpc.status.RESOURCE_EXHAUSTED));
+  assert.match(String(inflated["grpc-message"]), /larger than the server accepts \(4 MB\) once decompressed/);
   const tooLong = await ask({ ":method": "POST", ":path": create.path, "content-type": "application/grpc" }, Buffer.from([0, 0, 0, 0, 9, 1]));
   assert.equal(tooLong["grpc-status"], String(grpc.status.INTERNAL));
   assert.match(String(tooLong["grpc-message"]), /one request message of 9 bytes; the request carried 1/);

@@ -7,11 +7,13 @@
  * The daemon serves operators' connections (the CLI, CI runners) here and every other
  * connection with grpc-js (deploy/daemon/cluster-listener.ts): operators make only unary calls,
  * and a leader under a stream of writes spends less time and memory per call here (README,
- * Benchmarks). Messages are uncompressed (grpc-js's clients send them so unless told otherwise);
- * a compressed one is refused with UNIMPLEMENTED, a deadline (`grpc-timeout`) ends a call with
+ * Benchmarks). Requests may be compressed with gzip or deflate, as grpc-js's server accepts
+ * (answers are not compressed); another encoding is refused with UNIMPLEMENTED. A deadline
+ * (`grpc-timeout`) ends a call with
  * DEADLINE_EXCEEDED, a request or metadata beyond the limits with RESOURCE_EXHAUSTED.
  */
 import type { TLSSocket } from "node:tls";
+import { gunzipSync, inflateSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import type { handleUnaryCall, ServerUnaryCall, ServiceError } from "@grpc/grpc-js";
 import { H2ServerConnection } from "./connection.ts";
@@ -41,6 +43,13 @@ const NOT_GRPC = encodeHeaders([":status", "415"]);
 const PROTOCOL_HEADERS = new Set(["content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "accept-encoding", "host"]);
 /** A status message longer than this is cut, so that trailers stay small. */
 const MAX_STATUS_MESSAGE = 4096;
+/** gRPC's default limit on a received message. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Decompressors of the encodings a request may use (`grpc-encoding`), bounded by the largest message. */
+const DECOMPRESS: Record<string, (bytes: Buffer) => Buffer> = {
+  gzip: (bytes) => gunzipSync(bytes, { maxOutputLength: MAX_MESSAGE_BYTES }),
+  deflate: (bytes) => inflateSync(bytes, { maxOutputLength: MAX_MESSAGE_BYTES }),
+};
 /** `grpc-timeout`: up to 8 digits and a unit (hours to nanoseconds). */
 const TIMEOUT_PATTERN = /^(\d{1,8})([HMSmun])$/;
 /** What grpc-js's calls say of the caller's TLS (grpc-js does not export the type). */
@@ -138,19 +147,33 @@ class ConnectionCalls implements H2RequestHandler {
     if (!contentType.startsWith("application/grpc")) return conn.respondHeadersOnly(id, NOT_GRPC);
     const method = this.lookup(path);
     if (!method) return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `the server does not implement the method ${path}`);
-    if (encoding && encoding !== "identity") {
-      return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `messages compressed with ${encoding} are not supported: send them uncompressed (identity)`);
+    const decompress = encoding && encoding !== "identity" ? DECOMPRESS[encoding] : undefined;
+    if (encoding && encoding !== "identity" && !decompress) {
+      return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `messages compressed with ${encoding} are not supported: send them with gzip, deflate or uncompressed (identity)`);
     }
     const body = req.body;
     if (body.length < 5) return this.fail(conn, id, grpc.status.INTERNAL, `${path} needs one request message; the request carried none`);
-    if (body[0] !== 0) return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `${path}: compressed messages are not supported: send them uncompressed`);
+    const compressed = body[0];
+    if (compressed !== 0 && compressed !== 1) return this.fail(conn, id, grpc.status.INTERNAL, `${path}: the message's compressed flag is ${compressed}; only 0 and 1 exist`);
+    if (compressed === 1 && !decompress) return this.fail(conn, id, grpc.status.INTERNAL, `${path}: a compressed message without grpc-encoding saying how`);
     const length = body.readUInt32BE(1);
     if (body.length !== 5 + length) {
       return this.fail(conn, id, grpc.status.INTERNAL, `${path} takes one request message of ${length} bytes; the request carried ${body.length - 5}`);
     }
     let request: unknown;
     try {
-      request = method.requestDeserialize(body.subarray(5));
+      let message = body.subarray(5);
+      if (compressed === 1) {
+        try {
+          message = decompress!(message);
+        } catch (err) {
+          const tooLarge = (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
+          return tooLarge
+            ? this.fail(conn, id, grpc.status.RESOURCE_EXHAUSTED, `${path}: the request message is larger than the server accepts (4 MB) once decompressed`)
+            : this.fail(conn, id, grpc.status.INTERNAL, `${path}: the request message could not be decompressed (${encoding}): ${(err as Error).message}`);
+        }
+      }
+      request = method.requestDeserialize(message);
     } catch (err) {
       return this.fail(conn, id, grpc.status.INTERNAL, `${path}: the request message could not be decoded: ${(err as Error).message}`);
     }
