@@ -38,7 +38,9 @@ interface Servers {
   server: grpc.Server;
   /** grpc-js on the owner-only unix socket. */
   localServer: grpc.Server;
+  /** The services of the TCP port, for grpc-js and the control API's own server alike. */
   tcpBoard: Switchboard;
+  /** The services of the unix socket. */
   localBoard: Switchboard;
   /** The TCP port: operators' connections to the control API's own server, the others to `server`. */
   listener: ClusterListener;

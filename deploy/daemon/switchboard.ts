@@ -3,7 +3,8 @@
  * starts answering the manager services, one that is demoted stops. grpc-js services are added
  * once, before the server starts; each is added here as a thin layer that calls whatever
  * implementation is installed now, or refuses with a message that says this node is not a
- * manager.
+ * manager. The same layer serves the unary methods to the control API's own server, which
+ * answers operators on the same port (`unaryMethod`, deploy/daemon/cluster-listener.ts).
  */
 import * as grpc from "@grpc/grpc-js";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
