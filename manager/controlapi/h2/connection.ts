@@ -252,6 +252,8 @@ export class H2ServerConnection implements FrameSink {
         return;
       case FrameType.GOAWAY:
         if (streamId !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
+        if (payload.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a GOAWAY carries at least 8 bytes");
+        // The client stops: requests open are answered, then the connection ends.
         this.goingAway = true;
         if (this.streams.size === 0) this.end();
         return;
