@@ -317,6 +317,26 @@ for (const m of MALFORMED) {
   });
 }
 
+test("metadata with a key gRPC does not allow is left out, and the call is answered", async (t) => {
+  let seen: unknown;
+  const f = await serve(t, (call, callback) => {
+    seen = call.metadata.getMap();
+    echo(call, callback);
+  });
+  const raw = await rawConnection(f);
+  t.after(() => raw.socket.destroy());
+  const message = create.requestSerialize(spec("odd-metadata"));
+  const body = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+  body.writeUInt32BE(message.length, 1);
+  const headers = encodeHeaders([":method", "POST", ":scheme", "https", ":path", create.path, "content-type", "application/grpc", "x@y", "1", "x-ok", "2"]);
+  raw.socket.write(Buffer.concat([CLIENT_PREFACE, settingsFrame([]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, headers), frame(FrameType.DATA, Flag.END_STREAM, 1, body)]));
+  const deadline = Date.now() + 5_000;
+  while (!raw.frames.some((x) => x.type === FrameType.HEADERS && x.streamId === 1 && (x.flags & Flag.END_STREAM)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(goAway(raw.frames), undefined);
+  assert.deepEqual(raw.frames.filter((x) => x.streamId === 1).map((x) => x.type), [FrameType.HEADERS, FrameType.DATA, FrameType.HEADERS]);
+  assert.deepEqual(seen, { "x-ok": "2" });
+});
+
 test("a PING is answered, and SETTINGS are acknowledged", async (t) => {
   const f = await serve(t, echo);
   const raw = await rawConnection(f);

@@ -114,6 +114,68 @@ class ConnectionPeer {
   }
 }
 
+/** What a request's headers say, and the caller's metadata (the headers that are not the protocol's). */
+interface RequestHead {
+  path: string;
+  contentType: string;
+  timeout: string;
+  encoding: string;
+  metadata: grpc.Metadata | undefined;
+}
+
+/** Reads a request's header fields (flat: name, value...). Metadata that grpc-js would refuse (a key it deems illegal) is left out, as grpc-js's server does. */
+function readHeaders(h: readonly string[]): RequestHead {
+  const head: RequestHead = { path: "", contentType: "", timeout: "", encoding: "", metadata: undefined };
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!;
+    const value = h[i + 1]!;
+    if (name === ":path") head.path = value;
+    else if (name === "content-type") head.contentType = value;
+    else if (name === "grpc-timeout") head.timeout = value;
+    else if (name === "grpc-encoding") head.encoding = value;
+    else if (name.charCodeAt(0) !== 0x3a && !PROTOCOL_HEADERS.has(name)) {
+      head.metadata ??= new grpc.Metadata();
+      try {
+        head.metadata.add(name, name.endsWith("-bin") ? Buffer.from(value, "base64") : value);
+      } catch {
+        // an illegal key: not passed on
+      }
+    }
+  }
+  return head;
+}
+
+/** A request's one message, decompressed and decoded; or the status that refuses it, and why. */
+function decodeRequest(method: UnaryMethod, path: string, encoding: string, body: Buffer): { request: unknown } | { status: grpc.status; message: string } {
+  const decompress = encoding && encoding !== "identity" ? DECOMPRESS[encoding] : undefined;
+  if (encoding && encoding !== "identity" && !decompress) {
+    return { status: grpc.status.UNIMPLEMENTED, message: `messages compressed with ${encoding} are not supported: send them with gzip, deflate or uncompressed (identity)` };
+  }
+  if (body.length < 5) return { status: grpc.status.INTERNAL, message: `${path} needs one request message; the request carried none` };
+  const compressed = body[0];
+  if (compressed !== 0 && compressed !== 1) return { status: grpc.status.INTERNAL, message: `${path}: the message's compressed flag is ${compressed}; only 0 and 1 exist` };
+  if (compressed === 1 && !decompress) return { status: grpc.status.INTERNAL, message: `${path}: a compressed message without grpc-encoding saying how` };
+  const length = body.readUInt32BE(1);
+  if (body.length !== 5 + length) {
+    return { status: grpc.status.INTERNAL, message: `${path} takes one request message of ${length} bytes; the request carried ${body.length - 5}` };
+  }
+  let message = body.subarray(5);
+  if (compressed === 1) {
+    try {
+      message = decompress!(message);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
+        ? { status: grpc.status.RESOURCE_EXHAUSTED, message: `${path}: the request message is larger than the server accepts (4 MB) once decompressed` }
+        : { status: grpc.status.INTERNAL, message: `${path}: the request message could not be decompressed (${encoding}): ${(err as Error).message}` };
+    }
+  }
+  try {
+    return { request: method.requestDeserialize(message) };
+  } catch (err) {
+    return { status: grpc.status.INTERNAL, message: `${path}: the request message could not be decoded: ${(err as Error).message}` };
+  }
+}
+
 /** The calls of one connection. */
 class ConnectionCalls implements H2RequestHandler {
   private readonly calls = new StreamTable<UnaryCall>();
@@ -124,63 +186,18 @@ class ConnectionCalls implements H2RequestHandler {
   }
 
   onRequest(conn: H2ServerConnection, req: H2Request): void {
-    const h = req.headers;
-    let path = "";
-    let contentType = "";
-    let timeout = "";
-    let encoding = "";
-    let metadata: grpc.Metadata | undefined;
-    for (let i = 0; i < h.length; i += 2) {
-      const name = h[i]!;
-      const value = h[i + 1]!;
-      if (name === ":path") path = value;
-      else if (name === "content-type") contentType = value;
-      else if (name === "grpc-timeout") timeout = value;
-      else if (name === "grpc-encoding") encoding = value;
-      else if (name.charCodeAt(0) !== 0x3a && !PROTOCOL_HEADERS.has(name)) {
-        metadata ??= new grpc.Metadata();
-        if (name.endsWith("-bin")) metadata.add(name, Buffer.from(value, "base64"));
-        else metadata.add(name, value);
-      }
-    }
     const id = req.streamId;
-    if (!contentType.startsWith("application/grpc")) return conn.respondHeadersOnly(id, NOT_GRPC);
+    const head = readHeaders(req.headers);
+    if (!head.contentType.startsWith("application/grpc")) return conn.respondHeadersOnly(id, NOT_GRPC);
+    const path = head.path;
     const method = this.lookup(path);
     if (!method) return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `the server does not implement the method ${path}`);
-    const decompress = encoding && encoding !== "identity" ? DECOMPRESS[encoding] : undefined;
-    if (encoding && encoding !== "identity" && !decompress) {
-      return this.fail(conn, id, grpc.status.UNIMPLEMENTED, `messages compressed with ${encoding} are not supported: send them with gzip, deflate or uncompressed (identity)`);
-    }
-    const body = req.body;
-    if (body.length < 5) return this.fail(conn, id, grpc.status.INTERNAL, `${path} needs one request message; the request carried none`);
-    const compressed = body[0];
-    if (compressed !== 0 && compressed !== 1) return this.fail(conn, id, grpc.status.INTERNAL, `${path}: the message's compressed flag is ${compressed}; only 0 and 1 exist`);
-    if (compressed === 1 && !decompress) return this.fail(conn, id, grpc.status.INTERNAL, `${path}: a compressed message without grpc-encoding saying how`);
-    const length = body.readUInt32BE(1);
-    if (body.length !== 5 + length) {
-      return this.fail(conn, id, grpc.status.INTERNAL, `${path} takes one request message of ${length} bytes; the request carried ${body.length - 5}`);
-    }
-    let request: unknown;
-    try {
-      let message = body.subarray(5);
-      if (compressed === 1) {
-        try {
-          message = decompress!(message);
-        } catch (err) {
-          const tooLarge = (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
-          return tooLarge
-            ? this.fail(conn, id, grpc.status.RESOURCE_EXHAUSTED, `${path}: the request message is larger than the server accepts (4 MB) once decompressed`)
-            : this.fail(conn, id, grpc.status.INTERNAL, `${path}: the request message could not be decompressed (${encoding}): ${(err as Error).message}`);
-        }
-      }
-      request = method.requestDeserialize(message);
-    } catch (err) {
-      return this.fail(conn, id, grpc.status.INTERNAL, `${path}: the request message could not be decoded: ${(err as Error).message}`);
-    }
-    const call = new UnaryCall(request, metadata ?? new grpc.Metadata(), path, this.socket, this.peer);
-    if (timeout) {
-      const match = TIMEOUT_PATTERN.exec(timeout);
-      if (!match) return this.fail(conn, id, grpc.status.INTERNAL, `invalid grpc-timeout ${JSON.stringify(timeout)}: want up to 8 digits and a unit of H, M, S, m, u or n`);
+    const decoded = decodeRequest(method, path, head.encoding, req.body);
+    if ("status" in decoded) return this.fail(conn, id, decoded.status, decoded.message);
+    const call = new UnaryCall(decoded.request, head.metadata ?? new grpc.Metadata(), path, this.socket, this.peer);
+    if (head.timeout) {
+      const match = TIMEOUT_PATTERN.exec(head.timeout);
+      if (!match) return this.fail(conn, id, grpc.status.INTERNAL, `invalid grpc-timeout ${JSON.stringify(head.timeout)}: want up to 8 digits and a unit of H, M, S, m, u or n`);
       call.timer = setTimeout(() => {
         this.end(id, call);
         this.fail(conn, id, grpc.status.DEADLINE_EXCEEDED, "Deadline exceeded");
