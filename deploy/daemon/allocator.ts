@@ -6,7 +6,7 @@
  * calls a second frees hundreds of thousands of small blocks inside one pause. Under glibc's
  * malloc that freeing (and the consolidation of free lists it sets off) was much of the leader's
  * 60–270 ms full-collection pauses; under jemalloc its longest were 12–35 ms at 64 writers (one of
- * 104 ms at 256) in `BENCH_GC_TRACE=1 BENCH_LEVELS=64,256 npm run bench:raft` (README). The
+ * 104 ms at 256) in `BENCH_GC_TRACE=1 BENCH_LEVELS=64,256 npm run bench:raft` (test/bench/HISTORY.md). The
  * allocator is chosen by LD_PRELOAD when a process starts, so whatever starts shoald sets it: the
  * local lab through {@link allocatorEnv}, a person as the README says; shoald itself says at start
  * when it runs without jemalloc.

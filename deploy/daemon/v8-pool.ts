@@ -8,7 +8,7 @@
  * the followers', the clients'. With a pool of one thread on this project's two-core machine, the
  * p99 of `npm run bench:raft`'s 64 writers (shoal alone, taken in turns with Node's default) was
  * lower in 9 rounds of 10 and within 22.9–23.5 ms in six of them, against 22.9–27.9 ms; the
- * longest stall of a level was 25–69 ms against 31–116 (README, Benchmarks). The pool's size is
+ * longest stall of a level was 25–69 ms against 31–116 (test/bench/HISTORY.md). The pool's size is
  * fixed when the process starts, so whatever starts shoald sets it: the local lab through
  * {@link v8PoolFlag}, a person as the README says; shoald itself says at start when it runs with
  * a larger one.

@@ -87,14 +87,14 @@ export const RAFT_NODE_DEFAULTS = {
  * since the last snapshot is this many times that snapshot's size: the Raft thesis's "expansion
  * factor" (§5.1.1). Snapshots then take about a third of what goes to disk instead of half (the
  * factor of 1 used before 2026-12-05), for a log on disk and in memory of up to twice the state.
- * What that saved a growing store is in the README (Benchmarks, "Snapshots of a growing store").
+ * What that saved a growing store is in test/bench/HISTORY.md ("Snapshots of a growing store").
  */
 const SNAPSHOT_LOG_FACTOR = 2;
 
 /**
  * Writers a commit answers at once; those beyond wait for the next turn of the event loop
  * (answer-queue.ts). With 64 writers this gave about a fifth more throughput than answering a
- * whole commit at once, and with 256 writers a little more at the same p99 (README, Benchmarks).
+ * whole commit at once, and with 256 writers a little more at the same p99 (test/bench/HISTORY.md).
  */
 const ANSWERS_AT_ONCE = 32;
 

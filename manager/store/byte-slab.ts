@@ -6,7 +6,7 @@
  * backing memory that every collection has to sweep, and a block of the C library's memory; a
  * copy in a slab costs one heap object. For 250,000 configs of 256 bytes, `npm run
  * bench:snapshot` measured a heap of 124 MB instead of 146 and a forced full collection of 52 ms
- * instead of 92 (README, Benchmarks, with what it did to the writes' tail).
+ * instead of 92 (test/bench/HISTORY.md, with what it did to the writes' tail).
  *
  * A slab lives as long as any copy in it, so a small copy can hold at most a slab's worth of
  * memory once the others are gone, as in Node's own pool of small Buffers. A copy's `buffer` is

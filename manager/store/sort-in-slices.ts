@@ -11,7 +11,7 @@
  * loop, and on a host whose cores the managers share (the lab, `npm run bench:raft`, managers
  * that also run tasks) for the followers' too: at a third (4 ms of pause after 2 ms, until
  * 2026-12-07) the writes made during snapshots were 2 to 4.5 times as often among their level's
- * slowest 1% as their number predicts, at a twentieth 0.8 to 1.8 times (README, Benchmarks,
+ * slowest 1% as their number predicts, at a twentieth 0.8 to 1.8 times (test/bench/HISTORY.md,
  * with the variants measured). Done at full speed on every manager at once, snapshots held all
  * the writes up.
  */

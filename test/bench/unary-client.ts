@@ -8,7 +8,7 @@
  * Both systems compared get writes from this client, in the same process, on the same two cores
  * as their servers. grpc-js's client cost about 100 µs of CPU per write there (its channel, call,
  * interceptor, filter and metadata objects, and their collections); this one about half of it,
- * which the servers get instead (README, Benchmarks).
+ * which the servers get instead (test/bench/HISTORY.md).
  */
 import * as http2 from "node:http2";
 import * as tls from "node:tls";
