@@ -6,23 +6,27 @@
  * write goes through a follower, the leader is killed with SIGKILL, and writes go through a
  * survivor until one is acknowledged (a new attempt 10 ms after one fails, and every 100 ms while
  * one waits); the figure is the time from the kill to the first acknowledgement, as a CI pipeline
- * writing through a surviving manager sees it. The killed member is then restarted, and the next kill waits until it has
- * caught up and the cluster is whole. A write is a config created through the survivor's local
- * socket. When `etcd` is on the PATH, a three-member etcd 3.4 with its default timings (heartbeat
- * 100 ms, election timeout 1 s) goes through the same after shoal, with `KV/Put`s through a
- * survivor's client URL (test/bench/etcd-target.ts).
+ * writing through a surviving manager sees it. The killed member is then restarted, and the next
+ * kill waits until it has caught up and the cluster is whole. A write is a config created through
+ * the survivor's TCP port over mutual TLS with an operator's certificate, as a CI runner's would
+ * be (before 2026-12-08: through its local socket). When `etcd` is on the PATH, a three-member
+ * etcd 3.4 with its default timings (heartbeat 100 ms, election timeout 1 s) goes through the same
+ * after shoal, with `KV/Put`s over mutual TLS through a survivor's client URL
+ * (test/bench/etcd-target.ts).
  *
  * One JSON line per kill, then per system one with the p50, p90 and longest failover and how many
  * took 3 s or more (issue 3's bound for shoal's default timings), then the ratios of the p50s and
  * p90s (shoal / etcd). Everything started is stopped and removed, also on failure or Ctrl-C.
  */
-import { cliControl, eventually, sleep } from "../../deploy/lab/lab.ts";
-import type { ControlClient } from "../../deploy/cli/control-client.ts";
+import { eventually, sleep } from "../../deploy/lab/lab.ts";
+import { ControlClient } from "../../deploy/cli/control-client.ts";
+import { clientCredentials, CLUSTER_CHANNEL_OPTIONS } from "../../manager/ca/index.ts";
+import type { TlsIdentity } from "../../manager/ca/index.ts";
 import { EtcdCluster, etcdMissing, etcdStatus, put } from "./etcd-target.ts";
 import type { EtcdMember } from "./etcd-target.ts";
 import { cleanUpOnInterrupt } from "./interrupt.ts";
 import { quantile, ratio } from "./load.ts";
-import { startBenchManagers } from "./shoal-target.ts";
+import { operatorIdentity, startBenchManagers } from "./shoal-target.ts";
 import type { UnaryConnection } from "./unary-client.ts";
 
 const KILLS = Number(process.env.BENCH_KILLS ?? 10);
@@ -86,7 +90,18 @@ class ClientsByMember<C extends { close(): void }> {
 async function shoalSubject(): Promise<FailoverSubject> {
   const members = ["failover-m1", "failover-m2", "failover-m3"];
   const lab = await startBenchManagers(members);
-  const clients = new ClientsByMember<ControlClient>((name) => cliControl(lab.get(name)));
+  let operator: TlsIdentity;
+  try {
+    operator = await operatorIdentity(lab, members[0]!);
+  } catch (err) {
+    await lab.close();
+    throw err;
+  }
+  // As a CI runner reaches a manager: its TCP port, with an operator's certificate.
+  const clients = new ClientsByMember<ControlClient>((name) => {
+    const addr = lab.get(name).addr;
+    return new ControlClient({ host: `tcp://${addr}`, target: addr, credentials: clientCredentials(operator), options: { ...CLUSTER_CHANNEL_OPTIONS } });
+  });
   return {
     system: "shoal",
     members,

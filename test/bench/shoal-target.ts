@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { cliControl, ProcessCluster, sleep } from "../../deploy/lab/lab.ts";
 import type { ProcessClusterOptions } from "../../deploy/lab/lab.ts";
 import { ControlService } from "../../proto/gen/control.ts";
-import { clusterIdOfCA, createCsr, generateKeyPem, managerIdentityCheck } from "../../manager/ca/index.ts";
+import { clusterIdOfCA, createCsr, generateKeyPem, managerIdentityCheck, TlsIdentity } from "../../manager/ca/index.ts";
 import { mainIsolate, summarizeGcTrace } from "./gc-trace.ts";
 import type { Target } from "./load.ts";
 import { connectUnary } from "./unary-client.ts";
@@ -53,6 +53,17 @@ export async function startBenchManagers(names: readonly string[], options: Proc
   }
 }
 
+/**
+ * An operator's identity for the lab's cluster, as `shoal cluster client-cert` makes one: a key
+ * made here, its certificate issued through the local socket of manager `via`.
+ */
+export async function operatorIdentity(lab: ProcessCluster, via: string): Promise<TlsIdentity> {
+  const local = cliControl(lab.get(via));
+  const keyPem = await generateKeyPem();
+  const { certPem, caCertPem } = await local.issueOperatorCertificate({ csrPem: createCsr(keyPem), name: "bench" }).finally(() => local.close());
+  return new TlsIdentity({ certPem, keyPem, caCertPem });
+}
+
 /** Starts three shoal managers and connects to the leader over mutual TLS. */
 export async function startShoal(): Promise<Target> {
   const env: Record<string, string> = {};
@@ -60,12 +71,10 @@ export async function startShoal(): Promise<Target> {
   const lab = await startBenchManagers(MANAGERS, { env, nodeFlags: GC_TRACE ? ["--trace-gc-nvp"] : [] });
   let client: UnaryConnection;
   try {
-    const leader = lab.get(await lab.awaitLeader(MANAGERS));
-    const local = cliControl(leader);
-    const keyPem = await generateKeyPem();
-    const { certPem, caCertPem } = await local.issueOperatorCertificate({ csrPem: createCsr(keyPem), name: "bench" }).finally(() => local.close());
+    const leader = await lab.awaitLeader(MANAGERS);
+    const { caCertPem, certPem, keyPem } = (await operatorIdentity(lab, leader)).bundle;
     client = await connectUnary({
-      address: leader.addr, timeoutMs: WRITE_TIMEOUT_MS,
+      address: lab.get(leader).addr, timeoutMs: WRITE_TIMEOUT_MS,
       tls: { ca: caCertPem, cert: certPem, key: keyPem, servername: "shoal", checkServerIdentity: managerIdentityCheck(clusterIdOfCA(caCertPem)) },
     });
   } catch (err) {
