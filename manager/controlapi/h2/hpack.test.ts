@@ -9,7 +9,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { once } from "node:events";
 import fc from "fast-check";
-import { HpackDecoder, HpackError, encodeHeaders } from "./hpack.ts";
+import { HpackDecoder, HpackEncoder, HpackError, encodeHeaders } from "./hpack.ts";
 import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "./huffman.ts";
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
@@ -447,6 +447,43 @@ test("encodeHeaders: a fresh decoder gives back the fields, and the peer's table
     }),
     { numRuns: 1000 },
   );
+});
+
+test("HpackEncoder: a decoder of the same connection gives back every block, its table in step, through evictions", () => {
+  const name = fc.constantFrom(":method", ":path", ":authority", "content-type", "user-agent", "x-a", "x-b", "grpc-timeout");
+  const value = fc.oneof(fc.constantFrom("POST", "application/grpc", "30000m", ""), fc.string({ maxLength: 300 }).map((v) => v.replace(/[^\x20-\x7e]/g, "y")));
+  const block = fc.array(fc.tuple(name, value), { maxLength: 10 }).map((pairs) => pairs.flat());
+  fc.assert(fc.property(fc.array(block, { minLength: 1, maxLength: 40 }), (blocks) => {
+    const encoder = new HpackEncoder();
+    const decoder = new HpackDecoder();
+    for (const fields of blocks) assert.deepEqual(decoder.decode(encoder.encode(fields), 1 << 20), fields);
+    assert.ok(decoder.tableSize <= 4096);
+  }), { numRuns: 300 });
+});
+
+test("HpackEncoder: a field evicted from the table is sent as a literal again", () => {
+  const encoder = new HpackEncoder();
+  const decoder = new HpackDecoder();
+  const roundTrip = (fields: string[]): void => assert.deepEqual(decoder.decode(encoder.encode(fields), 1 << 20), fields);
+  roundTrip(["x-first", "1"]);
+  for (let i = 0; i < 20; i++) roundTrip([`x-filler-${i}`, "v".repeat(300)]); // 20 × 340 bytes: x-first is evicted
+  assert.ok(!decoder.tableEntries().some(([n]) => n === "x-first"));
+  roundTrip(["x-first", "1"]);
+  assert.deepEqual(decoder.tableEntries()[0], ["x-first", "1"]);
+});
+
+test("HpackEncoder: a request repeated is one byte per field, but :path, which is never indexed", () => {
+  const encoder = new HpackEncoder();
+  const request = [":method", "POST", ":scheme", "https", ":path", "/shoal.control.Control/CreateConfig", "content-type", "application/grpc", "te", "trailers", "grpc-timeout", "30000m"];
+  const first = encoder.encode(request);
+  const second = encoder.encode(request);
+  assert.ok(second.length < first.length);
+  const pathLiteral = encodeHeaders([":path", "/shoal.control.Control/CreateConfig"]).length;
+  assert.equal(second.length, request.length / 2 - 1 + pathLiteral);
+  const decoder = new HpackDecoder();
+  assert.deepEqual(decoder.decode(first, 1 << 16), request);
+  assert.deepEqual(decoder.decode(second, 1 << 16), request);
+  assert.ok(!decoder.tableEntries().some(([n]) => n === ":path"), ":path is not in the table");
 });
 
 test("encodeHeaders: static name index, literal name, Huffman only when shorter, long lengths", () => {

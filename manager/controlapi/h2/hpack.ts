@@ -406,3 +406,77 @@ function writeString(out: Buffer, o: number, text: string): number {
   o = writeInteger(out, o, 0x00, 7, text.length);
   return o + out.write(text, o, "latin1");
 }
+
+/** Static-table entries by name and value ("name\0value"), for the encoder's indexed fields. */
+const STATIC_FIELD_INDEX = new Map<string, number>();
+for (let i = 1; i <= STATIC_COUNT; i++) if (!STATIC_FIELD_INDEX.has(`${STATIC_NAMES[i]}\0${STATIC_VALUES[i]}`)) STATIC_FIELD_INDEX.set(`${STATIC_NAMES[i]}\0${STATIC_VALUES[i]}`, i);
+
+/**
+ * Encodes the header blocks of one HTTP/2 connection as clients usually do (nghttp2's way, which
+ * Node's and so grpc-js's clients use): a field in the static table or in this encoder's dynamic
+ * table is sent as its index; any other as a literal with incremental indexing, which adds it to
+ * both sides' tables; but fields named in `neverIndexed` (nghttp2 does not index `:path`) as
+ * literals without indexing. The dynamic table keeps the default 4096 bytes, evicting the oldest
+ * entries as the peer's decoder does.
+ */
+export class HpackEncoder {
+  /** Entries of the dynamic table, oldest first, with the count of insertions when each went in. */
+  private readonly entries: { key: string; size: number; inserted: number }[] = [];
+  /** "name\0value" → the insertion count of its newest entry in the table. */
+  private readonly byField = new Map<string, number>();
+  private inserted = 0;
+  private size = 0;
+
+  /** An encoder that never indexes the fields named in `neverIndexed`. */
+  constructor(private readonly neverIndexed: ReadonlySet<string> = new Set([":path"])) {}
+
+  /** Encodes `fields` (flat: name, value...; latin1, names lower-case) as one header block. */
+  encode(fields: readonly string[]): Buffer {
+    if (fields.length % 2 !== 0) throw new RangeError("HpackEncoder: fields must be [name, value, ...] pairs");
+    let room = 0;
+    for (let i = 0; i < fields.length; i++) room += STRING_OVERHEAD_BYTES + fields[i].length;
+    const out = Buffer.allocUnsafe(room);
+    let o = 0;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
+      const value = fields[i + 1];
+      const key = `${name}\0${value}`;
+      const staticIndex = STATIC_FIELD_INDEX.get(key);
+      if (staticIndex !== undefined) {
+        o = writeInteger(out, o, 0x80, 7, staticIndex);
+        continue;
+      }
+      const inserted = this.byField.get(key);
+      if (inserted !== undefined) {
+        o = writeInteger(out, o, 0x80, 7, STATIC_COUNT + this.inserted - inserted + 1);
+        continue;
+      }
+      const indexing = !this.neverIndexed.has(name);
+      // Literal with incremental indexing (01, 6-bit name index) or without indexing (0000, 4 bits).
+      const nameIndex = STATIC_NAME_INDEX.get(name);
+      if (nameIndex === undefined) {
+        out[o++] = indexing ? 0x40 : 0x00;
+        o = writeString(out, o, name);
+      } else {
+        o = indexing ? writeInteger(out, o, 0x40, 6, nameIndex) : writeInteger(out, o, 0x00, 4, nameIndex);
+      }
+      o = writeString(out, o, value);
+      if (indexing) this.insert(key, name.length + value.length + ENTRY_OVERHEAD);
+    }
+    return out.subarray(0, o);
+  }
+
+  /** Adds a field to the dynamic table, evicting the oldest entries to make room (RFC 7541 §4.4). */
+  private insert(key: string, size: number): void {
+    this.inserted++;
+    while (this.entries.length > 0 && this.size + size > DEFAULT_TABLE_SIZE) {
+      const oldest = this.entries.shift()!;
+      this.size -= oldest.size;
+      if (this.byField.get(oldest.key) === oldest.inserted) this.byField.delete(oldest.key);
+    }
+    if (size > DEFAULT_TABLE_SIZE) return; // too large: the table is emptied and it is not added
+    this.entries.push({ key, size, inserted: this.inserted });
+    this.byField.set(key, this.inserted);
+    this.size += size;
+  }
+}
