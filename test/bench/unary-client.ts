@@ -1,17 +1,18 @@
 /**
- * The load generator's gRPC client: unary calls over one HTTP/2 connection of Node's own
- * (node:http2) with mutual TLS, each call a request with one message and an answer whose status
- * is checked and whose message is not decoded. It sends the headers grpc-js sends (content type,
+ * The load generator's gRPC client: unary calls over one HTTP/2 connection (./h2-client.ts; until
+ * 2026-12-08 Node's own) with mutual TLS, each call a request with one message and an answer
+ * whose status is checked and whose message is not decoded. It sends the headers grpc-js sends (content type,
  * `te`, user agent, accepted encodings, and the deadline as `grpc-timeout`), so the servers
  * compared do the same work for a call as they would for grpc-js's.
  *
  * Both systems compared get writes from this client, in the same process, on the same two cores
  * as their servers. grpc-js's client cost about 100 µs of CPU per write there (its channel, call,
- * interceptor, filter and metadata objects, and their collections); this one about half of it,
- * which the servers get instead (test/bench/HISTORY.md).
+ * interceptor, filter and metadata objects, and their collections; test/bench/HISTORY.md), one on
+ * Node's http2 module about 50–75 µs with full collections about once a second, this one 9–19 µs
+ * (README, Benchmarks): the servers get the rest of the two cores.
  */
-import * as http2 from "node:http2";
 import * as tls from "node:tls";
+import { H2ClientConnection } from "./h2-client.ts";
 
 /** What grpc-js sends as its user agent is its name and version; this client names itself. */
 const USER_AGENT = "shoal-bench";
@@ -59,71 +60,58 @@ function grpcFrame(message: Uint8Array): Buffer {
   return frame;
 }
 
+/** The value of header `name` in `fields` (flat: name, value...), or undefined. */
+function field(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
 /** Opens a connection to `o.address` and waits until TLS and HTTP/2 are set up. */
 export async function connectUnary(o: UnaryConnectionOptions): Promise<UnaryConnection> {
   const { host, port } = splitAddress(o.address);
-  const session = http2.connect(`https://${o.address}`, {
-    createConnection: () => {
-      const socket = tls.connect({ ...o.tls, host, port, ALPNProtocols: ["h2"] });
-      socket.setNoDelay(true); // as grpc-js does: answers and requests are small
-      return socket;
-    },
-  });
+  const socket = tls.connect({ ...o.tls, host, port, ALPNProtocols: ["h2"] });
+  socket.setNoDelay(true); // as grpc-js does: answers and requests are small
   await new Promise<void>((resolve, reject) => {
-    session.once("connect", () => resolve());
-    session.once("error", (err) => reject(new Error(`cannot connect to ${o.address}: ${err.message}`, { cause: err })));
+    socket.once("secureConnect", () => resolve());
+    socket.once("error", (err) => reject(new Error(`cannot connect to ${o.address}: ${err.message}`, { cause: err })));
   });
-  // Later connection errors end the streams open, which say so; the session's own is not thrown.
-  session.on("error", () => undefined);
-  const headers = {
-    ":method": "POST",
-    "content-type": "application/grpc",
-    te: "trailers",
-    "user-agent": USER_AGENT,
-    "grpc-accept-encoding": "identity,deflate,gzip",
-    "accept-encoding": "identity",
-    "grpc-timeout": `${o.timeoutMs}m`,
-  };
+  if (socket.alpnProtocol !== "h2") {
+    socket.destroy();
+    throw new Error(`cannot connect to ${o.address}: it does not speak HTTP/2 (ALPN gave ${String(socket.alpnProtocol)})`);
+  }
+  const conn = new H2ClientConnection(socket);
+  // In the order Node's client sends them for grpc-js: pseudo-headers first.
+  const before = [":method", "POST", ":authority", o.address, ":scheme", "https", ":path"];
+  const after = [
+    "content-type", "application/grpc", "te", "trailers", "user-agent", USER_AGENT,
+    "grpc-accept-encoding", "identity,deflate,gzip", "accept-encoding", "identity", "grpc-timeout", `${o.timeoutMs}m`,
+  ];
   return {
     call(path, message) {
       return new Promise((resolve, reject) => {
-        let stream: http2.ClientHttp2Stream;
-        try {
-          stream = session.request({ ...headers, ":path": path });
-        } catch (err) {
-          reject(new Error(`${path}: cannot start a call: ${(err as Error).message}`, { cause: err }));
-          return;
-        }
-        let status: string | undefined;
-        let statusMessage = "";
-        let failure: Error | undefined;
-        const readStatus = (h: http2.IncomingHttpHeaders): void => {
-          if (h["grpc-status"] === undefined) return;
-          status = String(h["grpc-status"]);
-          statusMessage = decodeURIComponent(String(h["grpc-message"] ?? ""));
-        };
-        stream.on("response", (h) => {
-          if (h[":status"] !== 200) failure = new Error(`${path}: HTTP status ${h[":status"]}`);
-          readStatus(h); // a "trailers-only" answer carries the status in its headers
-        });
-        stream.on("trailers", readStatus);
-        stream.on("error", (err) => void (failure ??= new Error(`${path}: ${err.message}`, { cause: err })));
-        stream.setTimeout(o.timeoutMs, () => {
-          failure ??= new Error(`${path}: no answer within ${o.timeoutMs} ms`);
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-        });
-        stream.on("close", () => {
-          if (failure) reject(failure);
+        const timer = setTimeout(() => {
+          conn.cancel(id);
+          reject(new Error(`${path}: no answer within ${o.timeoutMs} ms`));
+        }, o.timeoutMs);
+        const id = conn.request([...before, path, ...after], grpcFrame(message), (err, answer) => {
+          clearTimeout(timer);
+          if (err || !answer) return reject(new Error(`${path}: ${err?.message ?? "no answer"}`, { cause: err }));
+          const httpStatus = field(answer.headers, ":status");
+          // A "trailers-only" answer carries the status in its headers.
+          const status = field(answer.trailers, "grpc-status") ?? field(answer.headers, "grpc-status");
+          if (httpStatus !== "200") reject(new Error(`${path}: HTTP status ${httpStatus}`));
           else if (status === GRPC_OK) resolve();
-          else if (status === undefined) reject(new Error(`${path}: the call ended without a gRPC status (HTTP/2 code ${stream.rstCode})`));
-          else reject(new Error(`${path}: gRPC status ${status}: ${statusMessage}`));
+          else if (status === undefined) reject(new Error(`${path}: the call ended without a gRPC status`));
+          else {
+            const text = field(answer.trailers, "grpc-message") ?? field(answer.headers, "grpc-message") ?? "";
+            reject(new Error(`${path}: gRPC status ${status}: ${decodeURIComponent(text)}`));
+          }
         });
-        stream.resume(); // the answer's message is not decoded, only drained
-        stream.end(grpcFrame(message));
+        if (id === 0) clearTimeout(timer); // the connection is over; the callback has rejected
       });
     },
     close() {
-      session.destroy();
+      conn.close();
     },
   };
 }
