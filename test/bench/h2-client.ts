@@ -13,7 +13,7 @@
 import type { Duplex } from "node:stream";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FrameReader, FrameType, H2Error, MAX_WINDOW, Setting,
-  frame, rstStreamFrame, settingsFrame, windowUpdateFrame,
+  TurnWriter, frame, rstStreamFrame, settingsFrame, windowUpdateFrame,
 } from "../../manager/controlapi/h2/frames.ts";
 import type { FrameSink } from "../../manager/controlapi/h2/frames.ts";
 import { HpackDecoder, HpackEncoder } from "../../manager/controlapi/h2/hpack.ts";
@@ -51,6 +51,7 @@ interface ClientStream {
 /** The client side of one HTTP/2 connection over `socket` (TLS past ALPN "h2"; any Duplex in tests). */
 export class H2ClientConnection implements FrameSink {
   private readonly reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
+  private readonly out: TurnWriter;
   private readonly decoder = new HpackDecoder();
   private readonly encoder = new HpackEncoder();
   private readonly streams = new StreamTable<ClientStream>();
@@ -62,16 +63,12 @@ export class H2ClientConnection implements FrameSink {
   private blocked: ClientStream[] = [];
   /** A header block that continues in CONTINUATION frames. */
   private continuing: { streamId: number; flags: number; parts: Buffer[] } | undefined;
-  private corked = false;
   /** Why the connection is over, once it is. */
   private ended: Error | undefined;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   /** Starts the connection: the preface, this side's settings and connection window. */
   constructor(private readonly socket: Duplex) {
+    this.out = new TurnWriter(socket);
     this.write(CLIENT_PREFACE);
     this.write(settingsFrame([[Setting.ENABLE_PUSH, 0], [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW]]));
     this.write(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
@@ -259,13 +256,7 @@ export class H2ClientConnection implements FrameSink {
   }
 
   private write(bytes: Buffer): void {
-    if (this.ended) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(bytes);
+    if (!this.ended) this.out.write(bytes);
   }
 
   /** The connection is over: every request open fails with `why`. */

@@ -24,7 +24,7 @@ import { HpackDecoder, HpackError } from "./hpack.ts";
 import { StreamTable } from "./stream-table.ts";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FrameReader, FrameType, H2Error, MAX_WINDOW, Setting,
-  frame, goAwayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeFrameHeader,
+  TurnWriter, frame, goAwayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeFrameHeader,
 } from "./frames.ts";
 import type { FrameSink } from "./frames.ts";
 
@@ -111,6 +111,7 @@ class ConnectionError extends Error {
 /** The server side of one HTTP/2 connection over `socket` (already past TLS and ALPN). */
 export class H2ServerConnection implements FrameSink {
   private readonly reader: FrameReader;
+  private readonly out: TurnWriter;
   private readonly decoder: HpackDecoder;
   private readonly streams = new StreamTable<Stream>();
   private prefaceSeen = 0;
@@ -125,16 +126,12 @@ export class H2ServerConnection implements FrameSink {
   private recvUnacked = 0;
   /** Streams whose answer waits for a window, in the order they started waiting. */
   private blocked: Stream[] = [];
-  private corked = false;
   private goingAway = false;
   private ended = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   /** Serves `socket`, handing requests to `handler`. */
   constructor(private readonly socket: Duplex, private readonly handler: H2RequestHandler, private readonly limits: H2Limits = DEFAULT_H2_LIMITS) {
+    this.out = new TurnWriter(socket);
     this.reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
     this.decoder = new HpackDecoder();
     this.recvWindow = limits.connectionWindow;
@@ -501,14 +498,7 @@ export class H2ServerConnection implements FrameSink {
   }
 
   private write(bytes: Buffer): void {
-    if (this.ended) return;
-    if (!this.corked) {
-      // Everything written in this turn of the event loop leaves in one go.
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(bytes);
+    if (!this.ended) this.out.write(bytes);
   }
 
   /** Ends the connection with GOAWAY; requests not answered are cancelled. */

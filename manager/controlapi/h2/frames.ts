@@ -35,6 +35,8 @@ export const MAX_WINDOW = 2 ** 31 - 1;
 /** Both directions' windows before any SETTINGS or WINDOW_UPDATE (RFC 9113 §6.9.2). */
 export const DEFAULT_WINDOW = 65_535;
 
+import type { Duplex } from "node:stream";
+
 const FRAME_HEADER_BYTES = 9;
 const EMPTY = Buffer.alloc(0);
 
@@ -136,4 +138,29 @@ export function goAwayFrame(lastStreamId: number, code: number, debug: string): 
   payload.writeUInt32BE(code, 4);
   text.copy(payload, 8);
   return frame(FrameType.GOAWAY, 0, 0, payload);
+}
+
+/**
+ * Writes frames to a socket so that everything written in one turn of the event loop leaves in
+ * one go: the socket is corked at the first write of a turn and uncorked on the next tick.
+ */
+export class TurnWriter {
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  /** A writer to `socket`. */
+  constructor(private readonly socket: Duplex) {}
+
+  /** Writes `bytes`, corking the socket until the end of this turn. */
+  write(bytes: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(bytes);
+  }
 }

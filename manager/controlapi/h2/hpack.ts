@@ -359,10 +359,7 @@ const STRING_OVERHEAD_BYTES = 8;
 
 /** Encodes header fields as "literal without indexing" representations (RFC 7541 §6.2.2), using the static table's index for the name when the name is in it, never touching the peer decoder's dynamic table; values Huffman-coded only when that is shorter. `fields` is a flat [name, value, ...] array of latin1 strings (names lower-case). */
 export function encodeHeaders(fields: readonly string[]): Buffer {
-  if (fields.length % 2 !== 0) throw new RangeError("encodeHeaders: fields must be [name, value, ...] pairs");
-  let room = 0;
-  for (let i = 0; i < fields.length; i++) room += STRING_OVERHEAD_BYTES + fields[i].length;
-  const out = Buffer.allocUnsafe(room);
+  const out = blockBuffer(fields);
   let o = 0;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
@@ -376,6 +373,14 @@ export function encodeHeaders(fields: readonly string[]): Buffer {
     o = writeString(out, o, fields[i + 1]);
   }
   return out.subarray(0, o);
+}
+
+/** A buffer with room for any encoding of `fields` (flat: name, value...); throws when they are not pairs. */
+function blockBuffer(fields: readonly string[]): Buffer {
+  if (fields.length % 2 !== 0) throw new RangeError("HPACK: header fields must be [name, value, ...] pairs");
+  let room = 0;
+  for (let i = 0; i < fields.length; i++) room += STRING_OVERHEAD_BYTES + fields[i].length;
+  return Buffer.allocUnsafe(room);
 }
 
 /** Writes `value` as an integer with an N-bit prefix (§5.1) after the high bits `first`; returns the offset after it. */
@@ -432,10 +437,7 @@ export class HpackEncoder {
 
   /** Encodes `fields` (flat: name, value...; latin1, names lower-case) as one header block. */
   encode(fields: readonly string[]): Buffer {
-    if (fields.length % 2 !== 0) throw new RangeError("HpackEncoder: fields must be [name, value, ...] pairs");
-    let room = 0;
-    for (let i = 0; i < fields.length; i++) room += STRING_OVERHEAD_BYTES + fields[i].length;
-    const out = Buffer.allocUnsafe(room);
+    const out = blockBuffer(fields);
     let o = 0;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
