@@ -115,6 +115,24 @@ test("the one-pass decoder gives what protobufjs's decode, toObject and null-str
   }
 });
 
+test("the one-pass decoder reads bytes held in a SharedArrayBuffer (as the Raft log and the store keep them), non-ASCII strings included", () => {
+  for (const type of TYPES) {
+    fc.assert(fc.property(arbitraryMessage(type, 3), (message) => {
+      const bytes = type.encode(message).finish();
+      const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength + 8), 8, bytes.byteLength);
+      shared.set(bytes);
+      assert.deepEqual(keyOrder(plainDecoder(type)!(shared)), keyOrder(plainDecoder(type)!(bytes)));
+    }), { numRuns: 20 });
+  }
+  const config = TYPES.find((t) => t.name === "Config")!;
+  const bytes = config.encode({ id: "ü-id", spec: { annotations: { name: "naïve ✓", labels: { "clé": "valeur ✓" } } } }).finish();
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  shared.set(bytes);
+  const decoded = plainDecoder(config)!(shared) as { id: string; spec: { annotations: { name: string; labels: Record<string, string> } } };
+  assert.equal(decoded.spec.annotations.name, "naïve ✓");
+  assert.deepEqual(decoded.spec.annotations.labels, { "clé": "valeur ✓" });
+});
+
 test("the one-pass decoder merges repeated occurrences and refuses damaged bytes exactly as protobufjs does", () => {
   for (const type of TYPES) {
     fc.assert(fc.property(arbitraryMessage(type, 2), arbitraryMessage(type, 2), arbitraryDamage, (a, b, harm) => {

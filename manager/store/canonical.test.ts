@@ -3,6 +3,8 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { canonical, sortKeys } from "./canonical.ts";
 
+const bytes = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill);
+
 test("sortKeys orders any keys as Array.prototype.sort does, in place, below and above the insertion-sort bound", () => {
   const keys = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("a", "B", "_", "10", "9", "é", "😀"));
   fc.assert(fc.property(fc.array(keys, { maxLength: 80 }), (input) => {
@@ -33,4 +35,25 @@ test("maps built in different orders give equal canonical objects, key order inc
     const reversed = Object.fromEntries(Object.entries(labels).reverse());
     assert.equal(JSON.stringify(canonical({ labels })), JSON.stringify(canonical({ labels: reversed })));
   }));
+});
+
+test("stored objects' byte arrays are copies in slabs", () => {
+  const data = bytes(256, 3);
+  const a = canonical({ id: "a", spec: { data } });
+  const b = canonical({ id: "b", spec: { data } });
+  assert.notEqual(a.spec.data, data);
+  assert.deepEqual(a.spec.data, data);
+  assert.equal(a.spec.data.buffer, b.spec.data.buffer, "consecutive small copies share a slab");
+  data.fill(9);
+  assert.deepEqual(a.spec.data, bytes(256, 3), "the stored copy does not follow its source");
+});
+
+test("a short-lived object's byte arrays get buffers of their own, leaving the slabs to stored ones", () => {
+  const data = bytes(256, 4);
+  const staged = canonical({ id: "s", spec: { data } }, { shortLived: true });
+  assert.deepEqual(staged.spec.data, data);
+  assert.notEqual(staged.spec.data, data);
+  assert.equal(staged.spec.data.buffer.byteLength, 256, "a buffer of its own");
+  const stored = canonical({ id: "t", spec: { data } });
+  assert.notEqual(stored.spec.data.buffer, staged.spec.data.buffer);
 });

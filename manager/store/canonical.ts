@@ -5,7 +5,7 @@
  * stored objects themselves, and a caller that mutates one gets a TypeError instead of
  * silently corrupting the store. To change an object, write a changed copy.
  */
-import { copyBytes } from "./byte-slab.ts";
+import { copyBytes } from "../byte-slab.ts";
 
 /**
  * A deep copy of `value` with sorted object keys, frozen. Byte arrays are copied, not frozen

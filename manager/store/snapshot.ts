@@ -59,7 +59,9 @@ export async function encodeSnapshotInSlices(
   chunks.push(writer.take());
   const size = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
   const head = prefix?.(size) ?? new Uint8Array();
-  const out = new Uint8Array(head.byteLength + size);
+  // A SharedArrayBuffer, which V8 does not count as external memory (see byte-slab.ts): a
+  // snapshot of hundreds of MB would otherwise start a full collection at once.
+  const out = new Uint8Array(new SharedArrayBuffer(head.byteLength + size));
   out.set(head, 0);
   let offset = head.byteLength;
   for (const chunk of chunks) {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { getHeapStatistics } from "node:v8";
 import { copyBytes, SLAB_BYTES, SLAB_MAX_COPY_BYTES } from "./byte-slab.ts";
-import { canonical } from "./canonical.ts";
 
 const bytes = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill);
 
@@ -29,23 +29,17 @@ test("a copy larger than the limit gets a buffer of its own; an empty one copies
   assert.equal(copyBytes(new Uint8Array()).byteLength, 0);
 });
 
-test("stored objects' byte arrays are copies in slabs", () => {
-  const data = bytes(256, 3);
-  const a = canonical({ id: "a", spec: { data } });
-  const b = canonical({ id: "b", spec: { data } });
-  assert.notEqual(a.spec.data, data);
-  assert.deepEqual(a.spec.data, data);
-  assert.equal(a.spec.data.buffer, b.spec.data.buffer, "consecutive small copies share a slab");
-  data.fill(9);
-  assert.deepEqual(a.spec.data, bytes(256, 3), "the stored copy does not follow its source");
-});
-
-test("a short-lived object's byte arrays get buffers of their own, leaving the slabs to stored ones", () => {
-  const data = bytes(256, 4);
-  const staged = canonical({ id: "s", spec: { data } }, { shortLived: true });
-  assert.deepEqual(staged.spec.data, data);
-  assert.notEqual(staged.spec.data, data);
-  assert.equal(staged.spec.data.buffer.byteLength, 256, "a buffer of its own");
-  const stored = canonical({ id: "t", spec: { data } });
-  assert.notEqual(stored.spec.data.buffer, staged.spec.data.buffer);
+test("copies live in SharedArrayBuffers, which do not grow V8's external memory (that starts full collections)", () => {
+  const external = (): number => getHeapStatistics().external_memory;
+  const small = bytes(300, 1);
+  const large = bytes(4096, 2);
+  const before = external();
+  const kept = Array.from({ length: 4000 }, (_, i) => copyBytes(i % 3 === 0 ? large : small));
+  const grown = external() - before;
+  assert.ok(kept.every((c) => c.buffer instanceof SharedArrayBuffer));
+  // About 6 MB were copied; ordinary ArrayBuffers would have grown it by as much.
+  assert.ok(grown < 512 * 1024, `external memory grew by ${grown} bytes`);
+  const plain = Array.from({ length: 1000 }, () => new Uint8Array(4096));
+  assert.ok(external() - before - grown >= 3_000_000, "ordinary buffers do count (the check can fail)");
+  assert.equal(plain.length + kept.length, 5000);
 });
