@@ -9,8 +9,8 @@
  * (`process.memoryUsage()`, one-off), so with a store of several hundred thousand objects it spent
  * a collection's marking of a heap of hundreds of MB every few seconds. SharedArrayBuffers are not
  * counted: with both kinds of copies in them, the third round at 256 writers of `npm run
- * bench:raft` (the largest store) had a p99 of 34–37 ms instead of 44–52 and a longest stall of
- * 33–34 ms instead of 90–98 (two pairs of shoal alone, one-off; README, Benchmarks). Node's Buffer
+ * bench:raft` (the largest store) went from lost to etcd in four runs of five to won in three of
+ * three (README, Benchmarks, with the one-off measurements in turns). Node's Buffer
  * methods, `crypto`'s hashes, `fs`, TextDecoder, DataView and protobufjs take views of a
  * SharedArrayBuffer; WebCrypto (`crypto.subtle`) refuses them: copy first there.
  *

@@ -13,8 +13,9 @@
 import type { Duplex } from "node:stream";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FrameReader, FrameType, H2Error, MAX_WINDOW, Setting,
-  TurnWriter, frame, rstStreamFrame, settingsFrame, windowUpdateFrame,
+  TurnWriter, frame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeDataFrames,
 } from "../../manager/controlapi/h2/frames.ts";
+import { HeaderBlocks } from "../../manager/controlapi/h2/header-blocks.ts";
 import type { FrameSink } from "../../manager/controlapi/h2/frames.ts";
 import { HpackDecoder, HpackEncoder } from "../../manager/controlapi/h2/hpack.ts";
 import { StreamTable } from "../../manager/controlapi/h2/stream-table.ts";
@@ -22,6 +23,8 @@ import { StreamTable } from "../../manager/controlapi/h2/stream-table.ts";
 /** What this side may receive, per stream and on the connection, before it grants more. */
 const STREAM_WINDOW = 1024 * 1024;
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
+/** The longest header block (encoded) accepted in an answer. */
+const MAX_HEADER_BLOCK = 256 * 1024;
 /** The largest header list accepted in an answer. */
 const MAX_HEADER_LIST = 64 * 1024;
 
@@ -61,8 +64,7 @@ export class H2ClientConnection implements FrameSink {
   private sendWindow = DEFAULT_WINDOW;
   private recvUnacked = 0;
   private blocked: ClientStream[] = [];
-  /** A header block that continues in CONTINUATION frames. */
-  private continuing: { streamId: number; flags: number; parts: Buffer[] } | undefined;
+  private readonly headerBlocks = new HeaderBlocks(MAX_HEADER_BLOCK, (streamId, flags, block) => this.onHeaderBlock(streamId, flags, block));
   /** Why the connection is over, once it is. */
   private ended: Error | undefined;
 
@@ -126,7 +128,7 @@ export class H2ClientConnection implements FrameSink {
   }
 
   private handleFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (this.continuing && type !== FrameType.CONTINUATION) throw new Error("a header block was interrupted");
+    if (this.headerBlocks.open && type !== FrameType.CONTINUATION) throw new Error("a header block was interrupted");
     switch (type) {
       case FrameType.SETTINGS: return this.onSettings(flags, payload);
       case FrameType.PING:
@@ -146,30 +148,8 @@ export class H2ClientConnection implements FrameSink {
         s.callback(new Error(`the server reset the stream (code ${payload.length >= 4 ? payload.readUInt32BE(0) : "?"})`));
         return;
       }
-      case FrameType.HEADERS: {
-        let start = 0;
-        let end = payload.length;
-        if (flags & Flag.PADDED) {
-          start = 1;
-          end -= payload[0]!;
-        }
-        if (flags & Flag.PRIORITY) start += 5;
-        if (end < start) throw new Error("HEADERS padding longer than the frame");
-        const fragment = payload.subarray(start, end);
-        if (flags & Flag.END_HEADERS) this.onHeaderBlock(streamId, flags, fragment);
-        else this.continuing = { streamId, flags, parts: [Buffer.from(fragment)] };
-        return;
-      }
-      case FrameType.CONTINUATION: {
-        const c = this.continuing;
-        if (!c || c.streamId !== streamId) throw new Error("CONTINUATION without HEADERS");
-        c.parts.push(Buffer.from(payload));
-        if (flags & Flag.END_HEADERS) {
-          this.continuing = undefined;
-          this.onHeaderBlock(streamId, c.flags, Buffer.concat(c.parts));
-        }
-        return;
-      }
+      case FrameType.HEADERS: return this.headerBlocks.headers(flags, streamId, payload);
+      case FrameType.CONTINUATION: return this.headerBlocks.continuation(flags, streamId, payload);
       case FrameType.DATA: return this.onDataFrame(flags, streamId, payload);
       default: return; // PRIORITY, PUSH_PROMISE (push is off) and unknown types carry nothing for us
     }
@@ -236,16 +216,11 @@ export class H2ClientConnection implements FrameSink {
 
   /** Sends what the server's windows allow of a request's body, the last frame ending the stream. */
   private sendPending(s: ClientStream): void {
-    let body = s.pending!;
-    while (body.length > 0) {
-      const n = Math.min(body.length, this.peerMaxFrameSize, s.sendWindow, this.sendWindow);
-      if (n <= 0) break;
-      this.write(frame(FrameType.DATA, n === body.length ? Flag.END_STREAM : 0, s.id, body.subarray(0, n)));
-      s.sendWindow -= n;
-      this.sendWindow -= n;
-      body = body.subarray(n);
-    }
-    s.pending = body.length > 0 ? body : undefined;
+    const body = s.pending!;
+    const sent = writeDataFrames(this.out, s.id, body, Math.min(s.sendWindow, this.sendWindow), this.peerMaxFrameSize, true);
+    s.sendWindow -= sent;
+    this.sendWindow -= sent;
+    s.pending = sent < body.length ? body.subarray(sent) : undefined;
     if (s.pending && !this.blocked.includes(s)) this.blocked.push(s);
   }
 

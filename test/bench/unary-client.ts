@@ -8,7 +8,7 @@
  * Both systems compared get writes from this client, in the same process, on the same two cores
  * as their servers. grpc-js's client cost about 100 µs of CPU per write there (its channel, call,
  * interceptor, filter and metadata objects, and their collections; test/bench/HISTORY.md), one on
- * Node's http2 module about 50–75 µs with full collections about once a second, this one 9–19 µs
+ * Node's http2 module about 50–75 µs with full collections about once a second, this one 8–20 µs
  * (README, Benchmarks): the servers get the rest of the two cores.
  */
 import * as tls from "node:tls";

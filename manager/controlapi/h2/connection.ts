@@ -21,10 +21,11 @@
  */
 import type { Duplex } from "node:stream";
 import { HpackDecoder, HpackError } from "./hpack.ts";
+import { HeaderBlocks } from "./header-blocks.ts";
 import { StreamTable } from "./stream-table.ts";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FrameReader, FrameType, H2Error, MAX_WINDOW, Setting,
-  TurnWriter, frame, goAwayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeFrameHeader,
+  H2ConnectionError, TurnWriter, frame, goAwayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeDataFrames, writeFrameHeader,
 } from "./frames.ts";
 import type { FrameSink } from "./frames.ts";
 
@@ -101,13 +102,6 @@ interface Stream {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A connection error: the GOAWAY code and what to tell the client. */
-class ConnectionError extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
 /** The server side of one HTTP/2 connection over `socket` (already past TLS and ALPN). */
 export class H2ServerConnection implements FrameSink {
   private readonly reader: FrameReader;
@@ -117,8 +111,7 @@ export class H2ServerConnection implements FrameSink {
   private prefaceSeen = 0;
   private settingsSeen = false;
   private lastStreamId = 0;
-  /** A header block that continues in CONTINUATION frames. */
-  private continuing: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  private readonly headerBlocks = new HeaderBlocks(MAX_HEADER_BLOCK_BYTES, (streamId, flags, block) => this.onHeaderBlock(streamId, flags, block));
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private peerInitialWindow = DEFAULT_WINDOW;
   private sendWindow = DEFAULT_WINDOW;
@@ -146,11 +139,6 @@ export class H2ServerConnection implements FrameSink {
     socket.on("error", () => this.onSocketGone());
     socket.on("close", () => this.onSocketGone());
     socket.on("end", () => this.onSocketGone());
-  }
-
-  /** Whether the stream is open and not answered yet. */
-  isOpen(streamId: number): boolean {
-    return !this.ended && this.streams.has(streamId);
   }
 
   /**
@@ -193,12 +181,12 @@ export class H2ServerConnection implements FrameSink {
 
   /** Ends the connection gracefully: no new requests; the client is told so and the socket closes. */
   close(): void {
-    this.fail(new ConnectionError(H2Error.NO_ERROR, "the server is shutting down"));
+    this.fail(new H2ConnectionError(H2Error.NO_ERROR, "the server is shutting down"));
   }
 
   /** FrameSink: a frame longer than this side allows. */
   onOversizedFrame(length: number): void {
-    this.fail(new ConnectionError(H2Error.FRAME_SIZE_ERROR, `a frame of ${length} bytes is longer than the ${DEFAULT_MAX_FRAME_SIZE} allowed`));
+    this.fail(new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, `a frame of ${length} bytes is longer than the ${DEFAULT_MAX_FRAME_SIZE} allowed`));
   }
 
   /** FrameSink: one frame. */
@@ -207,7 +195,7 @@ export class H2ServerConnection implements FrameSink {
     try {
       this.handleFrame(type, flags, streamId, payload);
     } catch (err) {
-      this.fail(err instanceof ConnectionError ? err : new ConnectionError(H2Error.INTERNAL_ERROR, `internal error: ${(err as Error).message}`));
+      this.fail(err instanceof H2ConnectionError ? err : new H2ConnectionError(H2Error.INTERNAL_ERROR, `internal error: ${(err as Error).message}`));
       return false;
     }
     return !this.ended;
@@ -218,7 +206,7 @@ export class H2ServerConnection implements FrameSink {
     if (this.prefaceSeen < CLIENT_PREFACE.length) {
       const take = Math.min(CLIENT_PREFACE.length - this.prefaceSeen, chunk.length);
       if (!chunk.subarray(0, take).equals(CLIENT_PREFACE.subarray(this.prefaceSeen, this.prefaceSeen + take))) {
-        this.fail(new ConnectionError(H2Error.PROTOCOL_ERROR, "this port speaks HTTP/2 (gRPC) only: the connection did not start with the HTTP/2 preface"));
+        this.fail(new H2ConnectionError(H2Error.PROTOCOL_ERROR, "this port speaks HTTP/2 (gRPC) only: the connection did not start with the HTTP/2 preface"));
         return;
       }
       this.prefaceSeen += take;
@@ -229,27 +217,27 @@ export class H2ServerConnection implements FrameSink {
   }
 
   private handleFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (!this.settingsSeen && type !== FrameType.SETTINGS) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "the first frame must be SETTINGS");
-    if (this.continuing && type !== FrameType.CONTINUATION) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "a header block was interrupted by another frame");
+    if (!this.settingsSeen && type !== FrameType.SETTINGS) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "the first frame must be SETTINGS");
+    if (this.headerBlocks.open && type !== FrameType.CONTINUATION) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "a header block was interrupted by another frame");
     switch (type) {
       case FrameType.DATA: return this.onDataFrame(flags, streamId, payload);
       case FrameType.HEADERS: return this.onHeadersFrame(flags, streamId, payload);
-      case FrameType.CONTINUATION: return this.onContinuation(flags, streamId, payload);
+      case FrameType.CONTINUATION: return this.headerBlocks.continuation(flags, streamId, payload);
       case FrameType.PRIORITY:
-        if (streamId === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PRIORITY on stream 0");
+        if (streamId === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "PRIORITY on stream 0");
         if (payload.length !== 5) this.resetStream(streamId, H2Error.FRAME_SIZE_ERROR);
         return;
       case FrameType.RST_STREAM: return this.onRstStream(streamId, payload);
       case FrameType.SETTINGS: return this.onSettings(flags, streamId, payload);
-      case FrameType.PUSH_PROMISE: throw new ConnectionError(H2Error.PROTOCOL_ERROR, "a client may not send PUSH_PROMISE");
+      case FrameType.PUSH_PROMISE: throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "a client may not send PUSH_PROMISE");
       case FrameType.PING:
-        if (streamId !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "PING on a stream");
-        if (payload.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a PING carries 8 bytes");
+        if (streamId !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "PING on a stream");
+        if (payload.length !== 8) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "a PING carries 8 bytes");
         if (!(flags & Flag.ACK)) this.write(frame(FrameType.PING, Flag.ACK, 0, payload));
         return;
       case FrameType.GOAWAY:
-        if (streamId !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
-        if (payload.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a GOAWAY carries at least 8 bytes");
+        if (streamId !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
+        if (payload.length < 8) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "a GOAWAY carries at least 8 bytes");
         // The client stops: requests open are answered, then the connection ends.
         this.goingAway = true;
         if (this.streams.size === 0) this.end();
@@ -260,27 +248,27 @@ export class H2ServerConnection implements FrameSink {
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if (streamId !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
     if (flags & Flag.ACK) {
-      if (payload.length !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a SETTINGS acknowledgement carries nothing");
+      if (payload.length !== 0) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "a SETTINGS acknowledgement carries nothing");
       return;
     }
-    if (payload.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS must be a multiple of 6 bytes");
+    if (payload.length % 6 !== 0) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS must be a multiple of 6 bytes");
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
       const value = payload.readUInt32BE(at + 2);
-      if (id === Setting.ENABLE_PUSH && value > 1) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1");
+      if (id === Setting.ENABLE_PUSH && value > 1) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1");
       if (id === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");
+        if (value > MAX_WINDOW) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
         for (const s of this.streams.values()) {
           s.sendWindow += delta;
-          if (s.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "a stream's window above 2^31-1");
+          if (s.sendWindow > MAX_WINDOW) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "a stream's window above 2^31-1");
         }
       }
       if (id === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xff_ffff) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE outside 16384..16777215");
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xff_ffff) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE outside 16384..16777215");
         this.peerMaxFrameSize = value;
       }
       // The client's HEADER_TABLE_SIZE does not matter: this side never adds to its table
@@ -292,30 +280,8 @@ export class H2ServerConnection implements FrameSink {
   }
 
   private onHeadersFrame(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0 || streamId % 2 === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, which a client cannot open`);
-    let start = 0;
-    let end = payload.length;
-    if (flags & Flag.PADDED) {
-      if (payload.length < 1) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a padded HEADERS frame without its pad length");
-      end -= payload[0]!;
-      start = 1;
-    }
-    if (flags & Flag.PRIORITY) start += 5;
-    if (end < start) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS padding longer than the frame");
-    const fragment = payload.subarray(start, end);
-    if (flags & Flag.END_HEADERS) this.onHeaderBlock(streamId, flags, fragment);
-    else this.continuing = { streamId, flags, parts: [Buffer.from(fragment)], bytes: fragment.length };
-  }
-
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const c = this.continuing;
-    if (!c || c.streamId !== streamId) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "CONTINUATION without the HEADERS it continues");
-    c.bytes += payload.length;
-    if (c.bytes > MAX_HEADER_BLOCK_BYTES) throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, `a header block longer than ${MAX_HEADER_BLOCK_BYTES} bytes`);
-    c.parts.push(Buffer.from(payload));
-    if (!(flags & Flag.END_HEADERS)) return;
-    this.continuing = undefined;
-    this.onHeaderBlock(streamId, c.flags, Buffer.concat(c.parts));
+    if (streamId === 0 || streamId % 2 === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, which a client cannot open`);
+    this.headerBlocks.headers(flags, streamId, payload);
   }
 
   private onHeaderBlock(streamId: number, flags: number, block: Buffer): void {
@@ -325,7 +291,7 @@ export class H2ServerConnection implements FrameSink {
       headers = this.decoder.decode(block, this.limits.maxHeaderListSize);
     } catch (err) {
       if (!(err instanceof HpackError)) throw err;
-      if (!err.tooLarge) throw new ConnectionError(H2Error.COMPRESSION_ERROR, `a header block could not be decoded: ${err.message}`);
+      if (!err.tooLarge) throw new H2ConnectionError(H2Error.COMPRESSION_ERROR, `a header block could not be decoded: ${err.message}`);
       tooLarge = true;
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
@@ -333,7 +299,7 @@ export class H2ServerConnection implements FrameSink {
     if (open) {
       // Trailers of a request: gRPC clients send none, but they would end the request.
       if (open.remoteClosed) return this.resetStream(streamId, H2Error.STREAM_CLOSED);
-      if (!endStream) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "a second header block that does not end the stream");
+      if (!endStream) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "a second header block that does not end the stream");
       open.remoteClosed = true;
       if (!open.refused) this.requestComplete(open);
       return;
@@ -358,11 +324,11 @@ export class H2ServerConnection implements FrameSink {
   }
 
   private onDataFrame(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
-    if (streamId > this.lastStreamId) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `DATA on stream ${streamId}, which was never opened`);
+    if (streamId === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
+    if (streamId > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `DATA on stream ${streamId}, which was never opened`);
     const n = payload.length;
     this.recvWindow -= n;
-    if (this.recvWindow < 0) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the client sent more than the connection's window");
+    if (this.recvWindow < 0) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the client sent more than the connection's window");
     this.recvUnacked += n;
     if (this.recvUnacked >= this.limits.connectionWindow / 2) {
       this.write(windowUpdateFrame(0, this.recvUnacked));
@@ -376,7 +342,7 @@ export class H2ServerConnection implements FrameSink {
     if (s.recvWindow < 0) return this.resetStream(streamId, H2Error.FLOW_CONTROL_ERROR);
     let data = payload;
     if (flags & Flag.PADDED) {
-      if (n < 1 || payload[0]! >= n) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA padding longer than the frame");
+      if (n < 1 || payload[0]! >= n) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA padding longer than the frame");
       data = payload.subarray(1, n - payload[0]!);
     }
     if (!s.refused && data.length > 0) {
@@ -404,21 +370,21 @@ export class H2ServerConnection implements FrameSink {
   }
 
   private onRstStream(streamId: number, payload: Buffer): void {
-    if (streamId === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on stream 0");
-    if (payload.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a RST_STREAM carries 4 bytes");
-    if (streamId > this.lastStreamId) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on stream ${streamId}, which was never opened`);
+    if (streamId === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+    if (payload.length !== 4) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "a RST_STREAM carries 4 bytes");
+    if (streamId > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on stream ${streamId}, which was never opened`);
     if (!this.streams.has(streamId)) return;
     this.forget(streamId);
     this.handler.onCancel(this, streamId);
   }
 
   private onWindowUpdate(streamId: number, payload: Buffer): void {
-    if (payload.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "a WINDOW_UPDATE carries 4 bytes");
+    if (payload.length !== 4) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "a WINDOW_UPDATE carries 4 bytes");
     const increment = payload.readUInt32BE(0) & 0x7fff_ffff;
     if (streamId === 0) {
-      if (increment === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
+      if (increment === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
       this.sendWindow += increment;
-      if (this.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the connection's window above 2^31-1");
+      if (this.sendWindow > MAX_WINDOW) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the connection's window above 2^31-1");
       this.flushBlocked();
       return;
     }
@@ -439,15 +405,10 @@ export class H2ServerConnection implements FrameSink {
 
   /** Sends what the windows allow of a stream's waiting answer; the trailers once all of it went. */
   private sendPending(s: Stream): void {
-    let data = s.pendingData!;
-    while (data.length > 0) {
-      const n = Math.min(data.length, this.peerMaxFrameSize, s.sendWindow, this.sendWindow);
-      if (n <= 0) break;
-      this.write(frame(FrameType.DATA, 0, s.id, data.subarray(0, n)));
-      s.sendWindow -= n;
-      this.sendWindow -= n;
-      data = data.subarray(n);
-    }
+    const sent = writeDataFrames(this.out, s.id, s.pendingData!, Math.min(s.sendWindow, this.sendWindow), this.peerMaxFrameSize, false);
+    s.sendWindow -= sent;
+    this.sendWindow -= sent;
+    const data = s.pendingData!.subarray(sent);
     s.pendingData = data;
     if (data.length > 0) {
       if (!this.blocked.includes(s)) this.blocked.push(s);
@@ -502,7 +463,7 @@ export class H2ServerConnection implements FrameSink {
   }
 
   /** Ends the connection with GOAWAY; requests not answered are cancelled. */
-  private fail(err: ConnectionError): void {
+  private fail(err: H2ConnectionError): void {
     if (this.ended) return;
     this.write(goAwayFrame(this.lastStreamId, err.code, err.message));
     this.end();

@@ -164,3 +164,28 @@ export class TurnWriter {
     this.socket.write(bytes);
   }
 }
+
+/** A connection error (RFC 9113 §5.4.1): the GOAWAY code, and what to tell the peer. */
+export class H2ConnectionError extends Error {
+  /** `code`: an {@link H2Error}. */
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Writes as much of `data` as `room` bytes of window (the smaller of the stream's and the
+ * connection's) and frames of `maxFrameSize` allow, as DATA frames on `streamId`; the last one
+ * ends the stream when `endStream` and all of `data` went. Returns how many bytes went.
+ */
+export function writeDataFrames(out: TurnWriter, streamId: number, data: Buffer, room: number, maxFrameSize: number, endStream: boolean): number {
+  let sent = 0;
+  while (sent < data.length) {
+    const n = Math.min(data.length - sent, maxFrameSize, room - sent);
+    if (n <= 0) break;
+    const last = sent + n === data.length;
+    out.write(frame(FrameType.DATA, last && endStream ? Flag.END_STREAM : 0, streamId, data.subarray(sent, sent + n)));
+    sent += n;
+  }
+  return sent;
+}
