@@ -96,12 +96,16 @@ const KILL_AFTER_ACK_ROUNDS = 5;
 test("a write acknowledged just before the leader is killed is on every manager once a new leader is elected", async (t) => {
   let followersBehind = 0;
   for (let round = 0; round < KILL_AFTER_ACK_ROUNDS; round++) {
-    const leader = await cluster.awaitLeader(MANAGERS);
-    const via = cluster.get(leader).control;
     const key = `kill-after-ack-${round}`;
-    const c = await via.getCluster();
-    const labels = { ...c.spec?.annotations?.labels, [key]: "acked" };
-    const written = await via.updateCluster({ version: c.meta!.version, spec: { ...c.spec!, annotations: { name: "default", labels } } });
+    // Through the leader, so that its answer is the first the cluster gives; retried while
+    // leadership settles after the last round's restart.
+    const { leader, written } = await eventually("a write through the leader", async () => {
+      const leader = await cluster.awaitLeader(MANAGERS);
+      const via = cluster.get(leader).control;
+      const c = await via.getCluster();
+      const labels = { ...c.spec?.annotations?.labels, [key]: "acked" };
+      return { leader, written: await via.updateCluster({ version: c.meta!.version, spec: { ...c.spec!, annotations: { name: "default", labels } } }) };
+    });
     await cluster.kill(leader, "SIGKILL");
     const followers = MANAGERS.filter((m) => m !== leader);
     const seen = await Promise.all(followers.map(async (m) => (await cluster.get(m).control.getCluster()).meta!.version));
