@@ -1,7 +1,8 @@
 /**
  * `shoal cluster client-cert`: gets an operator certificate from the cluster CA, so that a CLI on
  * another machine (a CI runner, say) can reach a manager over mutual TLS. The private key is made
- * here and never leaves this machine; only a CSR is sent.
+ * here and never leaves this machine; only a CSR is sent. `shoal cluster revoke-client-cert`
+ * ends every certificate with a name, for good (manager/ca/operators.ts).
  */
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -10,6 +11,7 @@ import { createCsr, generateKeyPem, OPERATOR_NAME_PATTERN, TlsIdentity } from ".
 import { FlagKind } from "./args.ts";
 import type { Command } from "./command.ts";
 import { CertPathFile, EnvVar } from "./connection.ts";
+import { ANY_NUMBER } from "./each-arg.ts";
 import { CliError, ExitCode, UsageError } from "./errors.ts";
 
 /** Who the certificate is for when `--name` is not given and the environment names no user. */
@@ -18,6 +20,13 @@ const DEFAULT_OPERATOR_NAME = "operator";
 /** `s` as one shell word. */
 function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Throws a usage error when no certificate could carry `name`. */
+function checkOperatorName(name: string): void {
+  if (!OPERATOR_NAME_PATTERN.test(name)) {
+    throw new UsageError(`invalid name ${JSON.stringify(name)}: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+  }
 }
 
 /** `shoal cluster client-cert --out DIR [--name NAME]`. */
@@ -34,9 +43,7 @@ export const clientCert: Command = {
     const out = flags.string("out");
     if (!out) throw new UsageError("--out DIR is required: the directory to write the certificate, its key and the cluster CA to");
     const name = flags.string("name") ?? (io.env.USER || DEFAULT_OPERATOR_NAME);
-    if (!OPERATOR_NAME_PATTERN.test(name)) {
-      throw new UsageError(`invalid name ${JSON.stringify(name)}: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`);
-    }
+    checkOperatorName(name);
     const dir = resolve(out);
     const paths = { cert: join(dir, CertPathFile.CERT), key: join(dir, CertPathFile.KEY), ca: join(dir, CertPathFile.CA) };
     const existing = Object.values(paths).filter((p) => existsSync(p));
@@ -63,6 +70,26 @@ export const clientCert: Command = {
         `  ${CertPathFile.CA}     the cluster's root CA\n\n` +
         `To use it from another machine:\n\n` +
         `    ${EnvVar.HOST}=tcp://${addr} ${EnvVar.CERT_PATH}=${shellWord(dir)} shoal node ls\n\n`,
+    );
+    return ExitCode.OK;
+  },
+};
+
+/** `shoal cluster revoke-client-cert NAME [NAME...]`. */
+export const revokeClientCert: Command = {
+  name: "revoke-client-cert",
+  summary: "Revoke every operator certificate with these names, for good",
+  usage: "NAME [NAME...]",
+  flags: [],
+  args: { min: 1, max: ANY_NUMBER },
+  async run({ args, io, connect }) {
+    for (const name of args) checkOperatorName(name);
+    const client = connect();
+    const cluster = await client.getCluster();
+    await client.updateCluster({ version: cluster.meta?.version ?? 0, rotateWorkerToken: false, rotateManagerToken: false, revokeOperators: args });
+    io.stdout.write(
+      `Revoked the operator certificates named ${args.map((a) => JSON.stringify(a)).join(", ")}: every call with one of them is refused from now on, ` +
+        "and no certificate is issued under these names again.\n",
     );
     return ExitCode.OK;
   },

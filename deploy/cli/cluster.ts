@@ -1,10 +1,10 @@
 /**
  * `shoal cluster ...`: the cluster object, its join tokens (as `docker swarm join-token`), and
- * operator certificates for remote clients.
+ * operator certificates for remote clients (and their revocation).
  */
 import type { Cluster, RootCA } from "../../proto/gen/objects.ts";
 import { FlagKind } from "./args.ts";
-import { clientCert } from "./client-cert.ts";
+import { clientCert, revokeClientCert } from "./client-cert.ts";
 import type { Command, CommandGroup } from "./command.ts";
 import { checkChoice, CliError, ExitCode } from "./errors.ts";
 import { ROLES } from "./node-view.ts";
@@ -48,7 +48,7 @@ const joinToken: Command = {
     const client = connect();
     let cluster = await client.getCluster();
     if (rotate) {
-      cluster = await client.updateCluster({ version: cluster.meta?.version ?? 0, rotateWorkerToken: role === "worker", rotateManagerToken: role === "manager" });
+      cluster = await client.updateCluster({ version: cluster.meta?.version ?? 0, rotateWorkerToken: role === "worker", rotateManagerToken: role === "manager", revokeOperators: [] });
     }
     const token = cluster.rootCa?.joinTokens?.[role];
     if (!token) throw new CliError(`the cluster has no ${role} join token`);
@@ -70,5 +70,5 @@ const joinToken: Command = {
 export const clusterGroup: CommandGroup = {
   name: "cluster",
   summary: "Manage the cluster",
-  commands: [inspect, joinToken, clientCert],
+  commands: [inspect, joinToken, clientCert, revokeClientCert],
 };

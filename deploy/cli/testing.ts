@@ -107,7 +107,7 @@ export function sampleFixture(): Fixture {
       id: "c1cluster0000000000000000",
       meta: { version: 7, createdAt: 1, updatedAt: 2 },
       spec: { annotations: { name: "default", labels: {} } },
-      removedNodes: [],
+      removedNodes: [], revokedOperators: [],
       rootCa: {
         caCertPem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
         caKeyPem: "-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n",
@@ -217,6 +217,7 @@ export class FakeControl {
         const tokens = s.cluster.rootCa!.joinTokens!;
         if (req.rotateWorkerToken) tokens.worker = `SHOAL-1-d1gest-worker${++this.#rotations}`;
         if (req.rotateManagerToken) tokens.manager = `SHOAL-1-d1gest-manager${++this.#rotations}`;
+        s.cluster.revokedOperators = [...new Set([...s.cluster.revokedOperators, ...req.revokeOperators])];
         return { cluster: s.cluster };
       }),
       listNodes: this.#unary("listNodes", (req) => ({

@@ -153,6 +153,7 @@ export class Daemon {
         spec: { annotations: { name: "default", labels: {} }, caConfig: { nodeCertExpiryMs: validity } },
         rootCa,
         removedNodes: [],
+        revokedOperators: [],
       });
       const self = newNode(nodeId, NodeRole.NODE_ROLE_MANAGER, Daemon.description(flags));
       tx.create("node", { ...self, status: { state: NodeState.NODE_STATE_READY, message: "", addr: advertiseAddr } });

@@ -14,7 +14,7 @@ import { DispatcherService } from "../../proto/gen/dispatcher.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import {
   Authorizer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createNodeCAService, NodeCAService, RpcPolicy,
-  signForCluster,
+  checkOperatorIssuance, signForCluster,
 } from "../../manager/ca/index.ts";
 import type { CABackend, CertIdentity, NodeRegistration, TlsIdentity } from "../../manager/ca/index.ts";
 import { createControlService } from "../../manager/controlapi/server.ts";
@@ -138,6 +138,7 @@ export class ManagerRuntime {
         id: this.opts.identity.identity.clusterId,
         rootCa: { caCertPem: this.opts.identity.bundle.caCertPem, caKeyPem: "", caCertDigest: "" },
         removedNodes: [],
+        revokedOperators: [],
       },
       isRemoved: (nodeId) => this.cluster()?.removedNodes.includes(nodeId) ?? false,
       registerNode: (reg) => this.registerNode(reg),
@@ -172,15 +173,17 @@ export class ManagerRuntime {
         this.forwarder.call(NodeCAService.issueNodeCertificate, call.request).then((r) => callback(null, r), (e: unknown) => callback(toGrpcError(e)));
       },
     };
-    const control = (authorize: (call: ServerUnaryCall<unknown, unknown>) => void) => createControlService({
+    const control = (authorize: (call: ServerUnaryCall<unknown, unknown>) => CertIdentity | undefined) => createControlService({
       store: this.store,
       selfNodeId: this.opts.nodeId,
       raft: this.raft,
       forwarder: this.forwarder,
       authorize,
-      signOperatorCertificate: (csrPem, name) => {
+      signOperatorCertificate: (csrPem, name, caller) => {
         const c = this.caBackend().cluster();
-        return signForCluster(c, csrPem, { role: CertRole.OPERATOR, operator: name || "operator", clusterId: c.id });
+        const operator = name || "operator";
+        checkOperatorIssuance(c, operator, caller);
+        return signForCluster(c, csrPem, { role: CertRole.OPERATOR, operator, clusterId: c.id });
       },
     });
     return {
@@ -191,10 +194,10 @@ export class ManagerRuntime {
         [RaftMembershipService, { join: this.joinHandler() }],
         [NodeCAService, caService],
         [DispatcherService, this.heartbeats.service()],
-        [ControlService, control((call) => void this.authorize(call, RpcPolicy.control))],
+        [ControlService, control((call) => this.authorizer.authorize(call, RpcPolicy.control))],
       ],
       // The unix socket is owner-only: whoever can open it is root on this machine.
-      local: [[ControlService, control(() => {})]],
+      local: [[ControlService, control(() => undefined)]],
     };
   }
 

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import type { Cluster } from "../../proto/gen/objects.ts";
 import { Authorizer, RpcPolicy } from "./authorize.ts";
+import type { CAError } from "./errors.ts";
 import { CertRole } from "./identity.ts";
 import { newCluster, startCA, testBundle, testKey, testNode } from "./testing.ts";
 import { TLSSocket } from "node:tls";
@@ -36,6 +37,25 @@ test("a verified certificate is remembered, but never trusted under another root
   assert.throws(() => authz.authorize(call, RpcPolicy.control), /not issued by this cluster's CA/);
   current = clusterA;
   assert.equal(authz.authorize(call, RpcPolicy.control).role, CertRole.MANAGER);
+});
+
+test("a revoked operator is refused on every call, its certificate remembered or not; other operators and nodes are not", async () => {
+  const cluster = await newCluster();
+  let current: Cluster = cluster;
+  const authz = new Authorizer({ cluster: () => current, isRemoved: () => false });
+  const ci = callWith((await testBundle(cluster.rootCa!, { role: CertRole.OPERATOR, operator: "ci", clusterId: cluster.id })).certPem);
+  const alice = callWith((await testBundle(cluster.rootCa!, { role: CertRole.OPERATOR, operator: "alice", clusterId: cluster.id })).certPem);
+  const manager = callWith((await testBundle(cluster.rootCa!, { role: CertRole.MANAGER, nodeId: "ci", clusterId: cluster.id })).certPem);
+  assert.equal(authz.authorize(ci, RpcPolicy.control).role, CertRole.OPERATOR);
+  current = { ...cluster, revokedOperators: ["ci"] };
+  assert.throws(() => authz.authorize(ci, RpcPolicy.control), (err: CAError) => {
+    assert.equal(err.kind, "REVOKED");
+    assert.equal(err.message, "the certificates of operator ci were revoked; /shoal.control.Control/GetCluster is refused");
+    return true;
+  });
+  assert.equal(authz.authorize(alice, RpcPolicy.control).role, CertRole.OPERATOR);
+  // A node whose id is the same string is not an operator: revocation does not touch it.
+  assert.equal(authz.authorize(manager, RpcPolicy.control).role, CertRole.MANAGER);
 });
 
 test("over a real connection, the certificate is read once per connection, not once per call", async () => {

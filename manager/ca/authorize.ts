@@ -1,7 +1,7 @@
 /**
  * Per-RPC authorization: who is calling (from the client certificate verified at the TLS
  * handshake, checked again here against the cluster root and cluster id), whether that node was
- * removed, and whether its role may call the RPC. Every handler except the CA's join RPCs starts
+ * removed or that operator revoked, and whether its role may call the RPC. Every handler except the CA's join RPCs starts
  * with `authorizer.authorize(call, RpcPolicy.<service>)`.
  */
 import { X509Certificate } from "node:crypto";
@@ -11,6 +11,7 @@ import type { Cluster } from "../../proto/gen/objects.ts";
 import { CAError } from "./errors.ts";
 import { CertRole, describeIdentity, identityFromSubject } from "./identity.ts";
 import type { CertIdentity } from "./identity.ts";
+import { isOperatorRevoked } from "./operators.ts";
 
 /** Which certificate roles may call each service. */
 export const RpcPolicy = {
@@ -133,12 +134,16 @@ export class Authorizer {
 
   /**
    * The caller's identity if it may call this RPC: it has a valid certificate of this cluster
-   * (else UNAUTHENTICATED), is not a removed node and has one of the roles `allowed` (else
-   * PERMISSION_DENIED). The error is a {@link CAError}, which a handler passes to its callback.
+   * (else UNAUTHENTICATED), is not a removed node nor a revoked operator and has one of the
+   * roles `allowed` (else PERMISSION_DENIED). The error is a {@link CAError}, which a handler passes to its callback.
    */
   authorize<R extends CertRole>(call: AuthorizableCall, allowed: readonly R[]): IdentityWithRole<R> {
     const identity = this.peerIdentity(call);
-    if (identity.role !== CertRole.OPERATOR && this.trust.isRemoved(identity.nodeId)) {
+    if (identity.role === CertRole.OPERATOR) {
+      if (isOperatorRevoked(this.trust.cluster(), identity.operator)) {
+        throw new CAError("REVOKED", `the certificates of operator ${identity.operator} were revoked; ${call.getPath()} is refused`);
+      }
+    } else if (this.trust.isRemoved(identity.nodeId)) {
       throw new CAError("REMOVED", `node ${identity.nodeId} was removed from the cluster and may not call ${call.getPath()}; to come back it must leave and join again with a token`);
     }
     if (!isAllowed(identity, allowed)) {

@@ -22,6 +22,8 @@ export const CAErrorKind = {
   WRONG_ROLE: status.PERMISSION_DENIED,
   /** The caller is a node that was removed from the cluster. */
   REMOVED: status.PERMISSION_DENIED,
+  /** The caller's operator certificate, or the one asked for, carries a revoked name. */
+  REVOKED: status.PERMISSION_DENIED,
   /** The cluster has no root CA yet, or the node is unknown to it. */
   NOT_READY: status.FAILED_PRECONDITION,
 } as const;

@@ -15,6 +15,7 @@ export type { CertIdentity, NodeCertRole } from "./identity.ts";
 export { generateJoinToken, generateJoinTokens, parseJoinToken, roleForJoinToken, rotateJoinToken } from "./join-token.ts";
 export type { ParsedJoinToken } from "./join-token.ts";
 export { generateKeyPem } from "./keys.ts";
+export { checkOperatorIssuance, isOperatorRevoked, revokeOperatorNames } from "./operators.ts";
 export { CertificateRenewer, renewalRetryDelay, renewalTime, systemClock } from "./renewal.ts";
 export type { Clock, RenewerOptions } from "./renewal.ts";
 export { clusterIdOfCA, createRootCA } from "./root-ca.ts";

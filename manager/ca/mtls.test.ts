@@ -2,14 +2,15 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
-import { credentials, status } from "@grpc/grpc-js";
+import { Client, credentials, status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { NodeCAService } from "../../proto/gen/ca.ts";
 import type { Cluster, RootCA } from "../../proto/gen/objects.ts";
 import { NodeRole } from "../../proto/gen/specs.ts";
 import { Authorizer, RpcPolicy } from "./authorize.ts";
 import { callUnary, requestOperatorCertificate, requestRenewal } from "./client.ts";
-import { anonymousClientCredentials, managerIdentityCheck } from "./credentials.ts";
+import { anonymousClientCredentials, clientCredentials, CLUSTER_CHANNEL_OPTIONS, managerIdentityCheck } from "./credentials.ts";
+import { createCsr } from "./csr.ts";
 import { CAError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { CertRole } from "./identity.ts";
@@ -98,15 +99,53 @@ test("a removed node can call nothing, not even renew its certificate", async ()
   await assert.rejects(requestOperatorCertificate(ca.addr, doomed, "ci"), grpcError(status.PERMISSION_DENIED, /was removed/));
 });
 
-test("an operator certificate can call an operator RPC, and its result works, but it cannot act as a node", async () => {
+test("an operator certificate renews itself, and its new certificate works, but it cannot act as a node", async () => {
   const operator = await operatorIdentity("ci-runner");
-  const issued = new TlsIdentity(await requestOperatorCertificate(ca.addr, operator, "ci-runner-2"));
-  assert.deepEqual(issued.identity, { role: "operator", operator: "ci-runner-2", clusterId: cluster.id });
-  assert.deepEqual({ ...new X509Certificate(issued.bundle.certPem).toLegacyObject().subject }, { O: cluster.id, OU: "operator", CN: "ci-runner-2" });
+  const issued = new TlsIdentity(await requestOperatorCertificate(ca.addr, operator, "ci-runner"));
+  assert.deepEqual(issued.identity, { role: "operator", operator: "ci-runner", clusterId: cluster.id });
+  assert.deepEqual({ ...new X509Certificate(issued.bundle.certPem).toLegacyObject().subject }, { O: cluster.id, OU: "operator", CN: "ci-runner" });
   // The new operator certificate is accepted in turn.
-  await requestOperatorCertificate(ca.addr, issued, "ci-runner-3");
+  await requestOperatorCertificate(ca.addr, issued, "ci-runner");
   await assert.rejects(requestRenewal(ca.addr, operator), grpcError(status.PERMISSION_DENIED, /may be called by manager or worker certificates, not by operator ci-runner/));
-  await assert.rejects(requestOperatorCertificate(ca.addr, operator, "no spaces"), grpcError(status.INVALID_ARGUMENT, /operator name "no spaces" is not allowed/));
+  await assert.rejects(requestOperatorCertificate(ca.addr, operator, "no spaces"), grpcError(status.PERMISSION_DENIED, /operator ci-runner may renew its own certificate, not get one named "no spaces"/));
+});
+
+test("an operator cannot get a certificate for another name; a manager can, for any name not revoked", async () => {
+  const operator = await operatorIdentity("ci-runner");
+  await assert.rejects(requestOperatorCertificate(ca.addr, operator, "admin"),
+    grpcError(status.PERMISSION_DENIED, /operator ci-runner may renew its own certificate, not get one named "admin"/));
+  const manager = await testNode(ca.backend, NodeRole.NODE_ROLE_MANAGER);
+  assert.deepEqual(new TlsIdentity(await requestOperatorCertificate(ca.addr, manager, "admin")).identity, { role: "operator", operator: "admin", clusterId: cluster.id });
+  await assert.rejects(requestOperatorCertificate(ca.addr, manager, "no spaces"), grpcError(status.INVALID_ARGUMENT, /operator name "no spaces" is not allowed/));
+});
+
+test("a revoked operator name: its certificates are refused at once, also on an open connection, and none is issued again", async () => {
+  const revoked = await operatorIdentity("leaked-runner");
+  const other = await operatorIdentity("still-trusted");
+  const client = new Client(ca.addr, clientCredentials(revoked), CLUSTER_CHANNEL_OPTIONS);
+  try {
+    // Calls on one connection that stays open across the revocation.
+    const m = NodeCAService.issueOperatorCertificate;
+    const issue = (): Promise<void> => new Promise<void>((resolve, reject) => client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize,
+      { name: "leaked-runner", csrPem: createCsr(revoked.bundle.keyPem) }, (err: ServiceError | null) => (err ? reject(err) : resolve())));
+    await issue();
+    ca.backend.current = { ...ca.backend.current, revokedOperators: ["leaked-runner"] };
+    await assert.rejects(issue(), grpcError(status.PERMISSION_DENIED, /the certificates of operator leaked-runner were revoked/));
+  } finally {
+    client.close();
+    ca.backend.current = { ...ca.backend.current, revokedOperators: [] };
+  }
+  ca.backend.current = { ...ca.backend.current, revokedOperators: ["leaked-runner"] };
+  try {
+    await assert.rejects(requestOperatorCertificate(ca.addr, revoked, "leaked-runner"), grpcError(status.PERMISSION_DENIED, /were revoked/));
+    // A manager cannot issue the name again either; other operators are unaffected.
+    const manager = await testNode(ca.backend, NodeRole.NODE_ROLE_MANAGER);
+    await assert.rejects(requestOperatorCertificate(ca.addr, manager, "leaked-runner"),
+      grpcError(status.PERMISSION_DENIED, /operator certificates named "leaked-runner" were revoked and are never issued again: choose another name/));
+    await requestOperatorCertificate(ca.addr, other, "still-trusted");
+  } finally {
+    ca.backend.current = { ...ca.backend.current, revokedOperators: [] };
+  }
 });
 
 test("the role policy: workers cannot call the Raft or control services, operators only the control service", async () => {

@@ -18,6 +18,7 @@ import { newId } from "./ids.ts";
 import { CertRole, certRoleOf } from "./identity.ts";
 import type { CertIdentity } from "./identity.ts";
 import { roleForJoinToken } from "./join-token.ts";
+import { checkOperatorIssuance } from "./operators.ts";
 import { DEFAULT_NODE_CERT_VALIDITY_MS, issueCertificate } from "./signer.ts";
 
 /** A node the CA admitted, for the backend to record. */
@@ -113,8 +114,9 @@ export function createNodeCAService(backend: CABackend): NodeCAHandlers {
     }),
 
     issueOperatorCertificate: unary((call) => {
-      authorizer.authorize(call, RpcPolicy.issueOperatorCertificate);
+      const caller = authorizer.authorize(call, RpcPolicy.issueOperatorCertificate);
       const cluster = backend.cluster();
+      checkOperatorIssuance(cluster, call.request.name, caller);
       return signForCluster(cluster, call.request.csrPem, { role: CertRole.OPERATOR, operator: call.request.name, clusterId: cluster.id });
     }),
   };

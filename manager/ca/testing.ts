@@ -26,7 +26,7 @@ import { TlsIdentity } from "./tls-identity.ts";
 /** A cluster with a fresh root CA; `certExpiryMs` sets the validity of the certificates it issues. */
 export async function newCluster(certExpiryMs = 0): Promise<Cluster> {
   const id = newId();
-  return { id, spec: { caConfig: { nodeCertExpiryMs: certExpiryMs } }, rootCa: await createRootCA(id), removedNodes: [] };
+  return { id, spec: { caConfig: { nodeCertExpiryMs: certExpiryMs } }, rootCa: await createRootCA(id), removedNodes: [], revokedOperators: [] };
 }
 
 /** A CABackend over maps, recording every call. */

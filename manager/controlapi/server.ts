@@ -23,7 +23,8 @@ import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import type { NodeSpec } from "../../proto/gen/specs.ts";
 import { StoreError, StoreErrorCode } from "../store/index.ts";
 import type { MemoryStore } from "../store/index.ts";
-import { newId, rotateJoinToken } from "../ca/index.ts";
+import { newId, revokeOperatorNames, rotateJoinToken } from "../ca/index.ts";
+import type { CertIdentity } from "../ca/index.ts";
 import { grpcError, toGrpcError } from "./errors.ts";
 import type { LeaderForwarder } from "./forward.ts";
 import { unavailable, wasForwarded } from "./forward.ts";
@@ -51,10 +52,10 @@ export interface ControlContext {
   };
   /** Sends calls on to the leader. */
   forwarder: LeaderForwarder;
-  /** Signs an operator certificate for a CSR. */
-  signOperatorCertificate(csrPem: string, name: string): { certPem: string; caCertPem: string };
-  /** Vets a caller; throws a gRPC error to refuse. */
-  authorize(call: ServerUnaryCall<unknown, unknown>): void;
+  /** Signs an operator certificate for a CSR, asked for by `caller` (undefined: the local socket); throws a CAError to refuse. */
+  signOperatorCertificate(csrPem: string, name: string, caller: CertIdentity | undefined): { certPem: string; caCertPem: string };
+  /** Vets a caller and returns who it is (undefined on the owner-only local socket); throws a gRPC error to refuse. */
+  authorize(call: ServerUnaryCall<unknown, unknown>): CertIdentity | undefined;
 }
 
 type Method = keyof typeof ControlService;
@@ -78,11 +79,11 @@ const ROLE_VALUES = Object.values(NodeRole) as number[];
 
 /** Makes the handlers over `ctx`. */
 export function createControlService(ctx: ControlContext): ControlHandlers {
-  const handler = <K extends Method>(method: K, where: Where, run: (req: Req<K>) => Promise<Res<K>> | Res<K>) =>
+  const handler = <K extends Method>(method: K, where: Where, run: (req: Req<K>, caller: CertIdentity | undefined) => Promise<Res<K>> | Res<K>) =>
     (call: ServerUnaryCall<Req<K>, Res<K>>, callback: sendUnaryData<Res<K>>): void => {
       Promise.resolve()
         .then(() => {
-          ctx.authorize(call as ServerUnaryCall<unknown, unknown>);
+          const caller = ctx.authorize(call as ServerUnaryCall<unknown, unknown>);
           const forwarded = wasForwarded(call);
           const mustForward = !ctx.raft.isLeader && (where === Where.LEADER || (where === Where.LEADER_IF_ANY && ctx.raft.leader !== 0));
           if (mustForward) {
@@ -92,7 +93,7 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
             // The node that answers a listing is the one the caller talked to, not the leader.
             return method === "listNodes" ? res.then((r) => ({ ...r, selfNodeId: ctx.selfNodeId })) : res;
           }
-          return run(call.request);
+          return run(call.request, caller);
         })
         .then((res) => callback(null, res), (err: unknown) => callback(toGrpcError(err)));
     };
@@ -151,7 +152,8 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
       let rootCa = current.rootCa!;
       if (req.rotateWorkerToken) rootCa = rotateJoinToken(rootCa, NodeRole.NODE_ROLE_WORKER);
       if (req.rotateManagerToken) rootCa = rotateJoinToken(rootCa, NodeRole.NODE_ROLE_MANAGER);
-      const next: Cluster = { ...current, meta: { ...current.meta!, version: req.version }, spec: req.spec ?? current.spec, rootCa };
+      const revokedOperators = revokeOperatorNames(current, req.revokeOperators);
+      const next: Cluster = { ...current, meta: { ...current.meta!, version: req.version }, spec: req.spec ?? current.spec, rootCa, revokedOperators };
       await ctx.store.update((tx) => tx.update("cluster", next));
       return { cluster: publicCluster(cluster()) };
     }),
@@ -196,9 +198,9 @@ export function createControlService(ctx: ControlContext): ControlHandlers {
       return {};
     }),
 
-    issueOperatorCertificate: handler("issueOperatorCertificate", Where.LOCAL, (req: IssueOperatorCertificateRequest): IssueOperatorCertificateResponse => {
+    issueOperatorCertificate: handler("issueOperatorCertificate", Where.LOCAL, (req: IssueOperatorCertificateRequest, caller): IssueOperatorCertificateResponse => {
       if (!req.csrPem) throw grpcError(grpc.status.INVALID_ARGUMENT, "a certificate signing request (PEM) is required");
-      return ctx.signOperatorCertificate(req.csrPem, req.name);
+      return ctx.signOperatorCertificate(req.csrPem, req.name, caller);
     }),
 
     createConfig: handler("createConfig", Where.LEADER, async (req: CreateConfigRequest): Promise<CreateConfigResponse> => {

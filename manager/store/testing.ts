@@ -134,7 +134,7 @@ export function makeNode(id: string, o: NodeOptions = {}): Node {
 
 /** A cluster object with a name and nothing else. */
 export function makeCluster(id: string, name = "default"): Cluster {
-  return { id, spec: { annotations: { name, labels: {} } }, removedNodes: [] };
+  return { id, spec: { annotations: { name, labels: {} } }, removedNodes: [], revokedOperators: [] };
 }
 
 /** A config named `name` holding `data` (default: a line of text). */

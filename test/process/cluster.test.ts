@@ -109,6 +109,39 @@ test("an operator's certificate drives the cluster over the managers' TCP port, 
   }
 });
 
+test("a revoked operator's certificates are refused by every manager; its holder cannot get another name, and the name is never issued again", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-revoked-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const local = (m: string) => ["-H", `unix://${cluster.get(m).socket}`];
+  const overTcp = (m: string, certs: string) => ({ SHOAL_HOST: `tcp://${cluster.get(m).addr}`, SHOAL_CERT_PATH: certs });
+  for (const name of ["leaked", "trusted"]) {
+    const got = await shoal([...local("m1"), "cluster", "client-cert", "--out", join(dir, name), "--name", name]);
+    assert.equal(got.code, 0, got.stderr);
+  }
+  const leaked = join(dir, "leaked");
+  // An operator renews itself but cannot mint a certificate under another name.
+  const other = await shoal(["cluster", "client-cert", "--out", join(dir, "other"), "--name", "admin"], overTcp("m2", leaked));
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /operator leaked may renew its own certificate, not get one named "admin"/);
+  for (const m of MANAGERS) assert.equal((await shoal(["node", "ls", "-q"], overTcp(m, leaked))).code, 0);
+
+  const revoke = await shoal([...local("m2"), "cluster", "revoke-client-cert", "leaked"]);
+  assert.equal(revoke.code, 0, revoke.stderr);
+  for (const m of MANAGERS) {
+    await eventually(`${m} refuses the revoked certificate`, async () => {
+      const ls = await shoal(["node", "ls", "-q"], overTcp(m, leaked));
+      assert.equal(ls.code, 1);
+      assert.match(ls.stderr, /the certificates of operator leaked were revoked; \/shoal\.control\.Control\/ListNodes is refused/);
+    });
+    assert.equal((await shoal(["node", "ls", "-q"], overTcp(m, join(dir, "trusted")))).code, 0, `${m} still serves another operator`);
+  }
+  const again = await shoal([...local("m3"), "cluster", "client-cert", "--out", join(dir, "again"), "--name", "leaked"]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /operator certificates named "leaked" were revoked and are never issued again: choose another name/);
+  const shown = JSON.parse((await shoal([...local("m1"), "cluster", "inspect"])).stdout) as Cluster;
+  assert.deepEqual(shown.revokedOperators, ["leaked"]);
+});
+
 test("killing the leader with SIGKILL: a new leader serves writes within 3 s; the old one rejoins with nothing lost", async () => {
   const leader = (await cluster.leader(MANAGERS))!;
   assert.ok(leader);
