@@ -1,11 +1,11 @@
 /** `shoal version` (and `shoal --version`): which client this is. */
-import { readFileSync } from "node:fs";
+import packageJson from "../../package.json" with { type: "json" };
 import type { Command } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { PROGRAM } from "./help.ts";
 
-/** The project's version, from its package.json. */
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+/** The project's version, from its package.json (built into the CLI's bundle, cli-bundle.sh). */
+const VERSION = packageJson.version;
 
 /** The version line: shoal's version and the Node.js it runs on. */
 export function versionText(): string {
