@@ -1,8 +1,8 @@
 /**
  * Per-RPC authorization: who is calling (from the client certificate verified at the TLS
  * handshake, checked again here against the cluster root and cluster id), whether that node was
- * removed or that operator revoked, and whether its role may call the RPC. Every handler except the CA's join RPCs starts
- * with `authorizer.authorize(call, RpcPolicy.<service>)`.
+ * removed or that operator revoked (operators.ts), and whether its role may call the RPC. Every
+ * handler except the CA's join RPCs starts with `authorizer.authorize(call, RpcPolicy.<service>)`.
  */
 import { X509Certificate } from "node:crypto";
 import { TLSSocket } from "node:tls";
@@ -135,7 +135,8 @@ export class Authorizer {
   /**
    * The caller's identity if it may call this RPC: it has a valid certificate of this cluster
    * (else UNAUTHENTICATED), is not a removed node nor a revoked operator and has one of the
-   * roles `allowed` (else PERMISSION_DENIED). The error is a {@link CAError}, which a handler passes to its callback.
+   * roles `allowed` (else PERMISSION_DENIED). The error is a {@link CAError}, which a handler
+   * passes to its callback.
    */
   authorize<R extends CertRole>(call: AuthorizableCall, allowed: readonly R[]): IdentityWithRole<R> {
     const identity = this.peerIdentity(call);
