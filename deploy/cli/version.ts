@@ -4,7 +4,7 @@ import type { Command } from "./command.ts";
 import { ExitCode } from "./errors.ts";
 import { PROGRAM } from "./help.ts";
 
-/** The project's version, from its package.json (built into the CLI's bundle, cli-bundle.sh). */
+/** The project's version, from its package.json (imported, so that the bundle bin/shoal runs carries it). */
 const VERSION = packageJson.version;
 
 /** The version line: shoal's version and the Node.js it runs on. */
