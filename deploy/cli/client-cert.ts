@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createCsr, generateKeyPem, OPERATOR_NAME_PATTERN, TlsIdentity } from "../../manager/ca/index.ts";
+import { createCsr, generateKeyPem, OPERATOR_NAME_PATTERN, OPERATOR_NAME_RULE, TlsIdentity } from "../../manager/ca/index.ts";
 import { FlagKind } from "./args.ts";
 import type { Command } from "./command.ts";
 import { CertPathFile, EnvVar } from "./connection.ts";
@@ -25,7 +25,7 @@ function shellWord(s: string): string {
 /** Throws a usage error when no certificate could carry `name`. */
 function checkOperatorName(name: string): void {
   if (!OPERATOR_NAME_PATTERN.test(name)) {
-    throw new UsageError(`invalid name ${JSON.stringify(name)}: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+    throw new UsageError(`invalid name ${JSON.stringify(name)}: use ${OPERATOR_NAME_RULE}`);
   }
 }
 

@@ -19,6 +19,7 @@ import * as grpc from "@grpc/grpc-js";
 import { CertRole, identityFromSubject } from "../../manager/ca/index.ts";
 import type { TlsIdentity } from "../../manager/ca/index.ts";
 import type { UnaryServer } from "../../manager/controlapi/h2/unary-server.ts";
+import { splitHostPort } from "./flags.ts";
 
 /** Whether the connection's peer presented a verified certificate with the operator role. */
 function isOperator(socket: TLSSocket): boolean {
@@ -29,15 +30,6 @@ function isOperator(socket: TLSSocket): boolean {
 function secureContextOptions(identity: TlsIdentity): tls.SecureContextOptions {
   const b = identity.bundle;
   return { key: b.keyPem, cert: b.certPem, ca: b.caCertPem };
-}
-
-/** `host:port` (host possibly an [IPv6] literal) as listen() takes them. */
-function splitListenAddress(addr: string): { host: string; port: number } {
-  const colon = addr.lastIndexOf(":");
-  const port = Number(addr.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`cannot listen on ${addr}: want HOST:PORT`);
-  const host = addr.slice(0, colon);
-  return { host: host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host, port };
 }
 
 /** The TCP port of a daemon, serving operators and nodes as the file comment says. */
@@ -59,7 +51,9 @@ export class ClusterListener {
    * `operators` and the others to `grpcServer`. Rejects with a clear error when it cannot listen.
    */
   static async listen(addr: string, identity: TlsIdentity, grpcServer: grpc.Server, operators: UnaryServer): Promise<ClusterListener> {
-    const { host, port } = splitListenAddress(addr);
+    const where = splitHostPort(addr);
+    if (!where) throw new Error(`cannot listen on ${addr}: want HOST:PORT`);
+    const { host, port } = where;
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     const server = tls.createServer({ ...secureContextOptions(identity), requestCert: true, rejectUnauthorized: false, ALPNProtocols: ["h2"] });
     server.on("secureConnection", (socket: TLSSocket) => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_DATA_DIR, parseDaemonFlags, UsageError } from "./flags.ts";
+import { DEFAULT_DATA_DIR, parseDaemonFlags, splitHostPort, UsageError } from "./flags.ts";
 
 test("shoald's three modes parse: init, join, restart (with or without forcing a new cluster)", () => {
   assert.deepEqual(parseDaemonFlags(["--data-dir", "/d", "--listen-addr", "10.0.0.1:4242", "--init"]),
@@ -33,4 +33,11 @@ test("bad command lines are refused with what was wrong, and the usage", () => {
   refused(["--data-dir", "/d", "--init", "--force-new-cluster", "--listen-addr", "a:1"], /--init cannot be combined with --force-new-cluster/);
   refused(["--data-dir", "/d", "--bogus"], /unknown argument "--bogus"/);
   refused(["--data-dir"], /--data-dir needs a value/);
+});
+
+test("splitHostPort: a host (IPv6 without brackets) and a port from 0 to 65535, or nothing", () => {
+  assert.deepEqual(splitHostPort("127.0.0.1:4242"), { host: "127.0.0.1", port: 4242 });
+  assert.deepEqual(splitHostPort("[::1]:0"), { host: "::1", port: 0 });
+  assert.deepEqual(splitHostPort("manager-1.example:65535"), { host: "manager-1.example", port: 65535 });
+  for (const bad of ["4242", ":4242", "host:", "host:65536", "host:-1", "host:4.5", "host:x"]) assert.equal(splitHostPort(bad), undefined, bad);
 });

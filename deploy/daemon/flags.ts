@@ -47,6 +47,18 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * `host:port` as a host (an IPv6 literal without its brackets) and a port number from 0 to
+ * 65535, or undefined when `value` is not that.
+ */
+export function splitHostPort(value: string): { host: string; port: number } | undefined {
+  const colon = value.lastIndexOf(":");
+  const digits = value.slice(colon + 1);
+  const port = Number(digits);
+  if (colon <= 0 || !/^\d{1,5}$/.test(digits) || port > 65535) return undefined;
+  return { host: value.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
+}
+
 /** Checks a HOST:PORT address and returns it; throws UsageError naming the flag otherwise. */
 export function parseHostPort(flag: string, value: string): string {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);

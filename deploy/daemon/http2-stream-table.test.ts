@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import * as grpc from "@grpc/grpc-js";
 import { assertItemsDieYoung } from "../../test/old-generation.ts";
-import { installHttp2StreamTables, StreamTable, streamTableOf } from "./http2-stream-table.ts";
+import { StreamTable } from "../../manager/controlapi/h2/stream-table.ts";
+import { installHttp2StreamTables, streamTableOf } from "./http2-stream-table.ts";
 
 /** One step on a session's streams: open the next one, close one that is open, or look one up. */
 type Step = { op: "open"; longLived: boolean } | { op: "close"; pick: number } | { op: "get"; pick: number } | { op: "clear" };

@@ -21,8 +21,6 @@ import http2 from "node:http2";
 import type { Http2Session } from "node:http2";
 import { StreamTable } from "../../manager/controlapi/h2/stream-table.ts";
 
-export { StreamTable };
-
 /** Node's private state of a session, where it keeps its streams (see the file comment). */
 interface SessionState {
   streams: Map<number, unknown>;

@@ -14,7 +14,7 @@ import { DispatcherService } from "../../proto/gen/dispatcher.ts";
 import { NodeAvailability, NodeRole } from "../../proto/gen/specs.ts";
 import {
   Authorizer, CertRole, CLUSTER_CHANNEL_OPTIONS, clientCredentials, createNodeCAService, NodeCAService, RpcPolicy,
-  checkOperatorIssuance, signForCluster,
+  signOperatorCertificate,
 } from "../../manager/ca/index.ts";
 import type { CABackend, CertIdentity, NodeRegistration, TlsIdentity } from "../../manager/ca/index.ts";
 import { createControlService } from "../../manager/controlapi/server.ts";
@@ -179,12 +179,7 @@ export class ManagerRuntime {
       raft: this.raft,
       forwarder: this.forwarder,
       authorize,
-      signOperatorCertificate: (csrPem, name, caller) => {
-        const c = this.caBackend().cluster();
-        const operator = name || "operator";
-        checkOperatorIssuance(c, operator, caller);
-        return signForCluster(c, csrPem, { role: CertRole.OPERATOR, operator, clusterId: c.id });
-      },
+      signOperatorCertificate: (csrPem, name, caller) => signOperatorCertificate(this.caBackend().cluster(), csrPem, name || "operator", caller),
     });
     return {
       tcp: [

@@ -235,6 +235,27 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * Reads the cluster object through `control` and writes it back with label `key` = `value`, from
+ * the version read: one attempt, which fails with ABORTED when the object changed meanwhile.
+ */
+export async function labelCluster(control: Control, key: string, value: string): Promise<Cluster> {
+  const c = await control.getCluster();
+  const spec = { ...c.spec!, annotations: { name: c.spec?.annotations?.name ?? "default", labels: { ...c.spec?.annotations?.labels, [key]: value } } };
+  return control.updateCluster({ version: c.meta!.version, spec });
+}
+
+/** {@link labelCluster}, retried while it conflicts with other writes. */
+export async function writeLabel(control: Control, key: string, value: string): Promise<Cluster> {
+  for (;;) {
+    try {
+      return await labelCluster(control, key, value);
+    } catch (err) {
+      if ((err as grpc.ServiceError).code !== grpc.status.ABORTED) throw err;
+    }
+  }
+}
+
 /** Retries `fn` until it resolves or `ms` pass; rejects with the last error. */
 export async function eventually<T>(what: string, fn: () => Promise<T>, ms = 10_000, every = 100): Promise<T> {
   const deadline = Date.now() + ms;

@@ -26,6 +26,8 @@ export type CertIdentity =
 
 /** What an operator's name may be: it becomes a CN and shows up in logs. */
 export const OPERATOR_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** {@link OPERATOR_NAME_PATTERN} in words, for error messages. */
+export const OPERATOR_NAME_RULE = '1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit';
 
 /** The CN of the certificate for `identity`. */
 export function commonNameOf(identity: CertIdentity): string {

@@ -9,7 +9,7 @@
  */
 import type { Cluster } from "../../proto/gen/objects.ts";
 import { CAError } from "./errors.ts";
-import { CertRole, OPERATOR_NAME_PATTERN } from "./identity.ts";
+import { CertRole, OPERATOR_NAME_PATTERN, OPERATOR_NAME_RULE } from "./identity.ts";
 import type { CertIdentity } from "./identity.ts";
 
 /** Whether certificates for the operator called `name` are revoked in `cluster`. */
@@ -39,7 +39,7 @@ export function revokeOperatorNames(cluster: Cluster, names: readonly string[]):
   const revoked = [...cluster.revokedOperators];
   for (const name of names) {
     if (!OPERATOR_NAME_PATTERN.test(name)) {
-      throw new CAError("BAD_REQUEST", `cannot revoke operator name ${JSON.stringify(name)}: no certificate carries it (names are 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit)`);
+      throw new CAError("BAD_REQUEST", `cannot revoke operator name ${JSON.stringify(name)}: no certificate carries it (names are ${OPERATOR_NAME_RULE})`);
     }
     if (!revoked.includes(name)) revoked.push(name);
   }

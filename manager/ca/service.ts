@@ -89,6 +89,16 @@ export function signForCluster(cluster: Cluster, csrPem: string, identity: CertI
   return { certPem: issueCertificate(rootCa, csrPem, identity, validityOf(cluster)), caCertPem: rootCa.caCertPem };
 }
 
+/**
+ * Signs an operator certificate named `name` for the key of `csrPem`, asked for by `caller`
+ * (undefined: a manager's local socket), once operators.ts's rules allow it; throws a
+ * {@link CAError} when they do not, or when the name or CSR is malformed.
+ */
+export function signOperatorCertificate(cluster: Cluster, csrPem: string, name: string, caller: CertIdentity | undefined): { certPem: string; caCertPem: string } {
+  checkOperatorIssuance(cluster, name, caller);
+  return signForCluster(cluster, csrPem, { role: CertRole.OPERATOR, operator: name, clusterId: cluster.id });
+}
+
 /** The NodeCA service over `backend`; see the file comment. */
 export function createNodeCAService(backend: CABackend): NodeCAHandlers {
   const authorizer = new Authorizer(backend);
@@ -115,9 +125,7 @@ export function createNodeCAService(backend: CABackend): NodeCAHandlers {
 
     issueOperatorCertificate: unary((call) => {
       const caller = authorizer.authorize(call, RpcPolicy.issueOperatorCertificate);
-      const cluster = backend.cluster();
-      checkOperatorIssuance(cluster, call.request.name, caller);
-      return signForCluster(cluster, call.request.csrPem, { role: CertRole.OPERATOR, operator: call.request.name, clusterId: cluster.id });
+      return signOperatorCertificate(backend.cluster(), call.request.csrPem, call.request.name, caller);
     }),
   };
 }

@@ -7,7 +7,7 @@ import forge from "node-forge";
 import type { RootCA } from "../../proto/gen/objects.ts";
 import { createCsr, verifiedCsrKey } from "./csr.ts";
 import { CAError } from "./errors.ts";
-import { CertRole, commonNameOf, OPERATOR_NAME_PATTERN } from "./identity.ts";
+import { CertRole, commonNameOf, OPERATOR_NAME_PATTERN, OPERATOR_NAME_RULE } from "./identity.ts";
 import type { CertIdentity } from "./identity.ts";
 import { generateKeyPem } from "./keys.ts";
 import { clusterIdOfCA, rootCASubject } from "./root-ca.ts";
@@ -43,7 +43,7 @@ export function issueCertificate(ca: SigningCA, csrPem: string, identity: CertId
   const clusterId = clusterIdOfCA(ca.caCertPem);
   if (identity.clusterId !== clusterId) throw new Error(`cannot issue a certificate for cluster ${identity.clusterId} with the CA of cluster ${clusterId}`);
   if (identity.role === CertRole.OPERATOR && !OPERATOR_NAME_PATTERN.test(identity.operator)) {
-    throw new CAError("BAD_REQUEST", `operator name ${JSON.stringify(identity.operator)} is not allowed: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+    throw new CAError("BAD_REQUEST", `operator name ${JSON.stringify(identity.operator)} is not allowed: use ${OPERATOR_NAME_RULE}`);
   }
   const publicKey = verifiedCsrKey(csrPem);
   return buildCertificate({

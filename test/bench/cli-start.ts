@@ -4,16 +4,18 @@
  * (its unix socket), BENCH_CLI_RUNS times (default 20) after two unmeasured runs, run three ways:
  * `bin/shoal` (the bundle it keeps in node_modules/.cache, see bin/shoal), the sources through
  * tsx (how bin/shoal ran before 2026-12-08), and, when `docker` is on the PATH, `docker
- * --version` (Docker's CLI starting and exiting, without a daemon to ask). One JSON line per
- * way with the p50, p90 and longest wall time, then the ratio of the p50s (bundle / tsx, bundle /
- * docker). Everything started is stopped and removed, also on failure or Ctrl-C.
+ * --version` (Docker's CLI starting and exiting, without a daemon to ask; otherwise a line says
+ * it was skipped and why). One JSON line per way with the p50, p90 and longest wall time, then
+ * the ratio of the p50s (bundle / tsx, bundle / docker). Everything started is stopped and
+ * removed, also on failure or Ctrl-C.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ProcessCluster } from "../../deploy/lab/lab.ts";
 import { cleanUpOnInterrupt } from "./interrupt.ts";
 import { quantile, ratio } from "./load.ts";
+import { programMissing } from "./programs.ts";
 
 const RUNS = Number(process.env.BENCH_CLI_RUNS ?? 20);
 const WARMUP_RUNS = 2;
@@ -38,15 +40,6 @@ async function time(way: Way): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-function onPath(program: string): boolean {
-  try {
-    execFileSync(program, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const cluster = new ProcessCluster();
 cleanUpOnInterrupt(() => cluster.close());
 try {
@@ -56,7 +49,9 @@ try {
     { name: "bin/shoal (bundle)", file: `${ROOT}bin/shoal`, args: host },
     { name: "sources through tsx", file: process.execPath, args: ["--import", "tsx", `${ROOT}deploy/shoal.ts`, ...host] },
   ];
-  if (onPath("docker")) ways.push({ name: "docker --version", file: "docker", args: ["--version"] });
+  const dockerMissing = programMissing("docker", "Docker's CLI is compared when it is installed");
+  if (dockerMissing) console.log(JSON.stringify({ bench: "cli-start", way: "docker --version", skipped: dockerMissing }));
+  else ways.push({ name: "docker --version", file: "docker", args: ["--version"] });
   const p50 = new Map<string, number>();
   for (const way of ways) {
     const times = await time(way);

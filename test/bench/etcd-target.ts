@@ -17,7 +17,7 @@
  * `EtcdCluster` starts, kills and restarts the members (bench:failover kills its leader);
  * `startEtcd` is what bench:raft drives.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +30,7 @@ import type { TlsBundle } from "../../manager/ca/index.ts";
 import type { Target } from "./load.ts";
 import { connectUnary } from "./unary-client.ts";
 import type { UnaryConnection } from "./unary-client.ts";
+import { programMissing } from "./programs.ts";
 
 const MEMBERS = 3;
 /** Longest wait for one Put: far beyond any healthy cluster's latency. */
@@ -39,10 +40,7 @@ const LOG_LINES_KEPT = 50;
 
 /** Why etcd cannot be compared on this machine, or undefined when it can. */
 export function etcdMissing(): string | undefined {
-  const r = spawnSync("etcd", ["--version"], { encoding: "utf8" });
-  if (r.error) return `etcd is not on the PATH (${(r.error as NodeJS.ErrnoException).code}); on Debian: apt-get install etcd-server`;
-  if (r.status !== 0) return `etcd --version failed: ${r.stderr.trim()}`;
-  return undefined;
+  return programMissing("etcd", "on Debian: apt-get install etcd-server");
 }
 
 /** `PutRequest { bytes key = 1; bytes value = 2; }`. */

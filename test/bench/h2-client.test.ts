@@ -86,3 +86,14 @@ test("a PING is answered, the server's SETTINGS acknowledged, and GOAWAY fails t
   assert.equal(errors.length, 2, "a request on an ended connection fails at once");
   conn.close();
 });
+
+test("request headers longer than a frame go as HEADERS and CONTINUATION frames, END_STREAM on the first and END_HEADERS on the last", async () => {
+  const socket = new FakeSocket();
+  const conn = new H2ClientConnection(socket);
+  const id = conn.request([...REQUEST, "x-big", "v".repeat(40_000)], Buffer.alloc(0), () => undefined);
+  await settle();
+  const sent = socket.frames().filter((f) => f.streamId === id);
+  assert.deepEqual(sent.map((f) => f.type), [FrameType.HEADERS, FrameType.CONTINUATION, FrameType.CONTINUATION]);
+  assert.deepEqual(sent.map((f) => f.flags), [Flag.END_STREAM, 0, Flag.END_HEADERS]);
+  assert.ok(sent.every((f) => f.length <= 16_384), "no frame longer than the server's default limit");
+});

@@ -13,18 +13,17 @@
 import type { Duplex } from "node:stream";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FrameReader, FrameType, H2Error, MAX_WINDOW, Setting,
-  TurnWriter, frame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeDataFrames,
+  TurnWriter, frame, headerBlockFrames, rstStreamFrame, settingsFrame, windowUpdateFrame, writeDataFrames,
 } from "../../manager/controlapi/h2/frames.ts";
+import { DEFAULT_H2_LIMITS, MAX_HEADER_BLOCK_BYTES } from "../../manager/controlapi/h2/connection.ts";
 import { HeaderBlocks } from "../../manager/controlapi/h2/header-blocks.ts";
 import type { FrameSink } from "../../manager/controlapi/h2/frames.ts";
 import { HpackDecoder, HpackEncoder } from "../../manager/controlapi/h2/hpack.ts";
 import { StreamTable } from "../../manager/controlapi/h2/stream-table.ts";
 
-/** What this side may receive, per stream and on the connection, before it grants more. */
-const STREAM_WINDOW = 1024 * 1024;
-const CONNECTION_WINDOW = 16 * 1024 * 1024;
-/** The longest header block (encoded) accepted in an answer. */
-const MAX_HEADER_BLOCK = 256 * 1024;
+/** What this side may receive, per stream and on the connection, before it grants more: as much as shoal's server. */
+const STREAM_WINDOW = DEFAULT_H2_LIMITS.streamWindow;
+const CONNECTION_WINDOW = DEFAULT_H2_LIMITS.connectionWindow;
 /** The largest header list accepted in an answer. */
 const MAX_HEADER_LIST = 64 * 1024;
 
@@ -64,7 +63,7 @@ export class H2ClientConnection implements FrameSink {
   private sendWindow = DEFAULT_WINDOW;
   private recvUnacked = 0;
   private blocked: ClientStream[] = [];
-  private readonly headerBlocks = new HeaderBlocks(MAX_HEADER_BLOCK, (streamId, flags, block) => this.onHeaderBlock(streamId, flags, block));
+  private readonly headerBlocks = new HeaderBlocks(MAX_HEADER_BLOCK_BYTES, (streamId, flags, block) => this.onHeaderBlock(streamId, flags, block));
   /** Why the connection is over, once it is. */
   private ended: Error | undefined;
 
@@ -89,9 +88,7 @@ export class H2ClientConnection implements FrameSink {
     this.nextId += 2;
     const s: ClientStream = { id, callback, headers: undefined, trailers: [], dataBytes: 0, sendWindow: this.peerInitialWindow, pending: body, recvUnacked: 0 };
     this.streams.set(id, s);
-    const block = this.encoder.encode(headers);
-    if (block.length > this.peerMaxFrameSize) throw new Error(`request headers of ${block.length} bytes: more than one frame holds`);
-    this.write(frame(FrameType.HEADERS, Flag.END_HEADERS | (body.length === 0 ? Flag.END_STREAM : 0), id, block));
+    for (const f of headerBlockFrames(id, this.encoder.encode(headers), body.length === 0, this.peerMaxFrameSize)) this.write(f);
     if (body.length > 0) this.sendPending(s);
     return id;
   }

@@ -13,6 +13,7 @@
  */
 import * as tls from "node:tls";
 import { H2ClientConnection } from "./h2-client.ts";
+import { splitHostPort } from "../../deploy/daemon/flags.ts";
 
 /** What grpc-js sends as its user agent is its name and version; this client names itself. */
 const USER_AGENT = "shoal-bench";
@@ -43,12 +44,9 @@ export interface UnaryConnectionOptions {
 
 /** Splits `host:port`, where the host may be an IPv6 address in brackets. */
 function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new Error(`address "${address}" is not host:port with a port from 1 to 65535`);
-  }
-  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
+  const where = splitHostPort(address);
+  if (!where || where.port === 0) throw new Error(`address "${address}" is not host:port with a port from 1 to 65535`);
+  return where;
 }
 
 /** One gRPC message as it travels: a byte saying it is not compressed, its length, the message. */
@@ -107,7 +105,6 @@ export async function connectUnary(o: UnaryConnectionOptions): Promise<UnaryConn
             reject(new Error(`${path}: gRPC status ${status}: ${decodeURIComponent(text)}`));
           }
         });
-        if (id === 0) clearTimeout(timer); // the connection is over; the callback has rejected
       });
     },
     close() {

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { NodeState } from "../../proto/gen/objects.ts";
 import type { Cluster } from "../../proto/gen/objects.ts";
-import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
-import type { Control } from "../../deploy/lab/lab.ts";
+import { ProcessCluster, eventually, sleep, writeLabel } from "../../deploy/lab/lab.ts";
 import { findJemalloc, mapsJemalloc, WITHOUT_JEMALLOC } from "../../deploy/daemon/allocator.ts";
 import { v8PoolFlag } from "../../deploy/daemon/v8-pool.ts";
 import { shoal } from "../../deploy/cli/testing.ts";
@@ -23,19 +22,6 @@ before(async () => {
   await cluster.join("w2", "m2", "worker");
 });
 after(() => cluster.close());
-
-/** Writes label `key` = `value` on the cluster object through `control`, retrying conflicts. */
-async function writeLabel(control: Control, key: string, value: string): Promise<Cluster> {
-  for (;;) {
-    const c = await control.getCluster();
-    const spec = { ...c.spec!, annotations: { name: c.spec?.annotations?.name ?? "default", labels: { ...c.spec?.annotations?.labels, [key]: value } } };
-    try {
-      return await control.updateCluster({ version: c.meta!.version, spec });
-    } catch (err) {
-      if ((err as grpc.ServiceError).code !== grpc.status.ABORTED) throw err;
-    }
-  }
-}
 
 test("three managers and two workers form a cluster: one leader, every node ready", async () => {
   const { nodes } = await eventually("every node ready", async () => {

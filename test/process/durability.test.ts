@@ -1,8 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type * as grpc from "@grpc/grpc-js";
-import type { Cluster } from "../../proto/gen/objects.ts";
-import { ProcessCluster, eventually, sleep } from "../../deploy/lab/lab.ts";
+import { ProcessCluster, eventually, labelCluster, sleep } from "../../deploy/lab/lab.ts";
 
 const MANAGERS = ["m1", "m2", "m3"];
 const cluster = new ProcessCluster();
@@ -36,9 +35,7 @@ test("managers killed with SIGKILL at random moments under write load lose no ac
       const key = `w${id}-${seq}`;
       attempts++;
       try {
-        const c: Cluster = await via.getCluster();
-        const labels = { ...c.spec?.annotations?.labels, [key]: String(seq) };
-        const written = await via.updateCluster({ version: c.meta!.version, spec: { ...c.spec!, annotations: { name: "default", labels } } });
+        const written = await labelCluster(via, key, String(seq));
         acked.set(key, String(seq));
         highestAcked = Math.max(highestAcked, written.meta!.version);
         seq++;
@@ -101,10 +98,7 @@ test("a write acknowledged just before the leader is killed is on every manager 
     // leadership settles after the last round's restart.
     const { leader, written } = await eventually("a write through the leader", async () => {
       const leader = await cluster.awaitLeader(MANAGERS);
-      const via = cluster.get(leader).control;
-      const c = await via.getCluster();
-      const labels = { ...c.spec?.annotations?.labels, [key]: "acked" };
-      return { leader, written: await via.updateCluster({ version: c.meta!.version, spec: { ...c.spec!, annotations: { name: "default", labels } } }) };
+      return { leader, written: await labelCluster(cluster.get(leader).control, key, "acked") };
     });
     await cluster.kill(leader, "SIGKILL");
     const followers = MANAGERS.filter((m) => m !== leader);

@@ -162,3 +162,32 @@ test("a request body beyond the limit is refused once, and what the client still
   assert.ok(!written.some((f) => f.type === FrameType.GOAWAY), "the connection goes on");
   socket.destroy();
 });
+
+test("data beyond a stream's window resets that stream, beyond the connection's window ends the connection; up to them it is taken", async () => {
+  const limits = { maxConcurrentStreams: 10, maxHeaderListSize: 16_384, maxRequestBytes: 10_000, streamWindow: 100, connectionWindow: 1_000 };
+  const open = (id: number): Buffer => frame(FrameType.HEADERS, Flag.END_HEADERS, id, encodeHeaders(REQUEST_HEADERS));
+  const resets = (socket: FakeSocket): [number, number][] =>
+    socket.frames().filter((f) => f.type === FrameType.RST_STREAM).map((f) => [f.streamId, f.payload.readUInt32BE(0)]);
+
+  const streams = new FakeSocket();
+  const handler = new Answering();
+  new H2ServerConnection(streams, handler, limits);
+  streams.push(Buffer.concat([
+    CLIENT_PREFACE, settingsFrame([]),
+    open(1), frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.alloc(100)), // the whole window: taken
+    open(3), frame(FrameType.DATA, 0, 3, Buffer.alloc(101)), // one byte more: FLOW_CONTROL_ERROR
+  ]));
+  await settle();
+  assert.deepEqual(handler.requests, [1]);
+  assert.deepEqual(resets(streams), [[3, H2Error.FLOW_CONTROL_ERROR]]);
+  assert.ok(!streams.frames().some((f) => f.type === FrameType.GOAWAY), "the connection goes on");
+  streams.destroy();
+
+  const connection = new FakeSocket();
+  new H2ServerConnection(connection, new Answering(), { ...limits, streamWindow: 2_000 });
+  connection.push(Buffer.concat([CLIENT_PREFACE, settingsFrame([]), open(1), frame(FrameType.DATA, 0, 1, Buffer.alloc(1_001))]));
+  await settle();
+  const away = connection.frames().find((f) => f.type === FrameType.GOAWAY);
+  assert.equal(away?.payload.readUInt32BE(4), H2Error.FLOW_CONTROL_ERROR);
+  connection.destroy();
+});

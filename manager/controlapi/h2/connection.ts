@@ -2,7 +2,7 @@
  * The server side of one HTTP/2 connection (RFC 9113), as the control API's own server needs it:
  * requests are read whole (headers, then the body up to a limit) and handed to a handler, which
  * answers each with headers, a body and trailers. Written for gRPC's unary calls, which is all that
- * server serves (server.ts).
+ * server serves (unary-server.ts).
  *
  * Why not Node's http2 module: Node makes every header value it receives an external string, and
  * V8 allocates those in the old generation, so that only a full collection frees them. A leader
@@ -25,7 +25,7 @@ import { HeaderBlocks } from "./header-blocks.ts";
 import { StreamTable } from "./stream-table.ts";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FrameReader, FrameType, H2Error, MAX_WINDOW, Setting,
-  H2ConnectionError, TurnWriter, frame, goAwayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame, writeDataFrames, writeFrameHeader,
+  H2ConnectionError, TurnWriter, frame, goAwayFrame, headerBlockFrames, rstStreamFrame, settingsFrame, windowUpdateFrame, writeDataFrames, writeFrameHeader,
 } from "./frames.ts";
 import type { FrameSink } from "./frames.ts";
 
@@ -43,17 +43,22 @@ export interface H2Limits {
   connectionWindow: number;
 }
 
+/** gRPC's default limit on a message. */
+export const GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The prefix of every gRPC message on the wire: a compression flag and a 4-byte length. */
+const GRPC_MESSAGE_PREFIX_BYTES = 5;
+
 /** Limits fit for gRPC's unary calls: 4 MB messages (gRPC's default limit) and 16 KB of metadata. */
 export const DEFAULT_H2_LIMITS: H2Limits = {
   maxConcurrentStreams: 4096,
   maxHeaderListSize: 16 * 1024,
-  maxRequestBytes: 4 * 1024 * 1024 + 5,
+  maxRequestBytes: GRPC_MAX_MESSAGE_BYTES + GRPC_MESSAGE_PREFIX_BYTES,
   streamWindow: 1024 * 1024,
   connectionWindow: 16 * 1024 * 1024,
 };
 
 /** A header block, received whole, up to this many bytes (encoded) before the connection ends. */
-const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
+export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 /** How long a connection ended by this side waits for the client to close before it is cut. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -90,8 +95,7 @@ interface Stream {
   bodyBytes: number;
   refused: boolean;
   remoteClosed: boolean;
-  /** What the client may still send on it, and what it sent that was not granted back yet. */
-  recvWindow: number;
+  /** What the client sent on it that was not granted back yet (it may send up to the stream window more than that). */
   recvUnacked: number;
   /** What this side may still send on it. */
   sendWindow: number;
@@ -115,7 +119,7 @@ export class H2ServerConnection implements FrameSink {
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private peerInitialWindow = DEFAULT_WINDOW;
   private sendWindow = DEFAULT_WINDOW;
-  private recvWindow: number;
+  /** What the client sent on the connection that was not granted back yet. */
   private recvUnacked = 0;
   /** Streams whose answer waits for a window, in the order they started waiting. */
   private blocked: Stream[] = [];
@@ -127,7 +131,6 @@ export class H2ServerConnection implements FrameSink {
     this.out = new TurnWriter(socket);
     this.reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
     this.decoder = new HpackDecoder();
-    this.recvWindow = limits.connectionWindow;
     this.write(settingsFrame([
       [Setting.MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
       [Setting.INITIAL_WINDOW_SIZE, limits.streamWindow],
@@ -179,7 +182,7 @@ export class H2ServerConnection implements FrameSink {
     this.finish(s);
   }
 
-  /** Ends the connection gracefully: no new requests; the client is told so and the socket closes. */
+  /** Ends the connection: the client is told so (GOAWAY NO_ERROR), requests still open are cancelled, and the socket closes. */
   close(): void {
     this.fail(new H2ConnectionError(H2Error.NO_ERROR, "the server is shutting down"));
   }
@@ -312,7 +315,7 @@ export class H2ServerConnection implements FrameSink {
     if (this.goingAway || this.streams.size >= this.limits.maxConcurrentStreams) return this.resetStream(streamId, H2Error.REFUSED_STREAM);
     const s: Stream = {
       id: streamId, headers, first: undefined, rest: undefined, bodyBytes: 0, refused: false, remoteClosed: endStream,
-      recvWindow: this.limits.streamWindow, recvUnacked: 0, sendWindow: this.peerInitialWindow, pendingData: undefined, pendingTrailers: undefined,
+      recvUnacked: 0, sendWindow: this.peerInitialWindow, pendingData: undefined, pendingTrailers: undefined,
     };
     this.streams.set(streamId, s);
     if (tooLarge) {
@@ -327,19 +330,16 @@ export class H2ServerConnection implements FrameSink {
     if (streamId === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
     if (streamId > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `DATA on stream ${streamId}, which was never opened`);
     const n = payload.length;
-    this.recvWindow -= n;
-    if (this.recvWindow < 0) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the client sent more than the connection's window");
     this.recvUnacked += n;
+    if (this.recvUnacked > this.limits.connectionWindow) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "the client sent more than the connection's window");
     if (this.recvUnacked >= this.limits.connectionWindow / 2) {
       this.write(windowUpdateFrame(0, this.recvUnacked));
-      this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
     const s = this.streams.get(streamId);
     if (!s) return; // ended by this side; the client's frames in flight are dropped
     if (s.remoteClosed) return this.resetStream(streamId, H2Error.STREAM_CLOSED);
-    s.recvWindow -= n;
-    if (s.recvWindow < 0) return this.resetStream(streamId, H2Error.FLOW_CONTROL_ERROR);
+    if (s.recvUnacked + n > this.limits.streamWindow) return this.resetStream(streamId, H2Error.FLOW_CONTROL_ERROR);
     let data = payload;
     if (flags & Flag.PADDED) {
       if (n < 1 || payload[0]! >= n) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA padding longer than the frame");
@@ -364,7 +364,6 @@ export class H2ServerConnection implements FrameSink {
     s.recvUnacked += n;
     if (s.recvUnacked >= this.limits.streamWindow / 2) {
       this.write(windowUpdateFrame(streamId, s.recvUnacked));
-      s.recvWindow += s.recvUnacked;
       s.recvUnacked = 0;
     }
   }
@@ -426,17 +425,7 @@ export class H2ServerConnection implements FrameSink {
 
   /** Writes a header block as HEADERS and, when longer than a frame, CONTINUATION frames. */
   private writeHeaderBlock(streamId: number, block: Buffer, endStream: boolean): void {
-    const max = this.peerMaxFrameSize;
-    let at = 0;
-    let type: number = FrameType.HEADERS;
-    do {
-      const part = block.subarray(at, at + max);
-      at += part.length;
-      const last = at >= block.length;
-      const flags = (last ? Flag.END_HEADERS : 0) | (type === FrameType.HEADERS && endStream ? Flag.END_STREAM : 0);
-      this.write(frame(type, flags, streamId, part));
-      type = FrameType.CONTINUATION;
-    } while (at < block.length);
+    for (const f of headerBlockFrames(streamId, block, endStream, this.peerMaxFrameSize)) this.write(f);
   }
 
   /** The answer to `s` ended its stream: an unfinished request is stopped (RST_STREAM NO_ERROR, RFC 9113 §8.1). */

@@ -1,5 +1,5 @@
 /**
- * HTTP/2 frames (RFC 9113 §4 and §6) for the control API's own server (server.ts): the protocol's
+ * HTTP/2 frames (RFC 9113 §4 and §6) for the control API's own server (unary-server.ts): the protocol's
  * constants, a reader that cuts a connection's bytes into frames, and writers of the frames a
  * server sends.
  */
@@ -43,8 +43,9 @@ const EMPTY = Buffer.alloc(0);
 /** Receives the frames a {@link FrameReader} cuts out. */
 export interface FrameSink {
   /**
-   * One whole frame. `payload` is a view of the bytes received, valid only until the next chunk is
-   * pushed unless copied. Returns false to stop reading (the connection is closing).
+   * One whole frame. `payload` is a view of the bytes received, which are never reused: it may be
+   * kept (it then holds the chunk it came in). Returns false to stop reading (the connection is
+   * closing).
    */
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): boolean;
   /** A frame announced as longer than the limit: the connection must end (FRAME_SIZE_ERROR). */
@@ -85,6 +86,24 @@ export class FrameReader {
     buf = buf.subarray(offset);
     this.pending = buf.length === 0 ? EMPTY : Buffer.from(buf);
   }
+}
+
+/**
+ * A header block on `streamId` as frames (RFC 9113 §4.3): a HEADERS frame and, when the block is
+ * longer than `maxFrameSize`, CONTINUATION frames; END_STREAM on the HEADERS frame when `endStream`.
+ */
+export function headerBlockFrames(streamId: number, block: Buffer, endStream: boolean, maxFrameSize: number): Buffer[] {
+  const frames: Buffer[] = [];
+  let at = 0;
+  let type: number = FrameType.HEADERS;
+  do {
+    const part = block.subarray(at, at + maxFrameSize);
+    at += part.length;
+    const flags = (at >= block.length ? Flag.END_HEADERS : 0) | (type === FrameType.HEADERS && endStream ? Flag.END_STREAM : 0);
+    frames.push(frame(type, flags, streamId, part));
+    type = FrameType.CONTINUATION;
+  } while (at < block.length);
+  return frames;
 }
 
 /** Writes a frame header into `out` at `at`; returns the offset after it. */

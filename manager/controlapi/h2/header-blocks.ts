@@ -34,7 +34,7 @@ export class HeaderBlocks {
     if (end < start) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS padding longer than the frame");
     const fragment = payload.subarray(start, end);
     if (flags & Flag.END_HEADERS) this.onBlock(streamId, flags, fragment);
-    else this.pending = { streamId, flags, parts: [Buffer.from(fragment)], bytes: fragment.length };
+    else this.pending = { streamId, flags, parts: [fragment], bytes: fragment.length };
   }
 
   /** A CONTINUATION frame. Throws an {@link H2ConnectionError} when no block of its stream waits, or the block grows too long. */
@@ -43,7 +43,7 @@ export class HeaderBlocks {
     if (!p || p.streamId !== streamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "CONTINUATION without the HEADERS it continues");
     p.bytes += payload.length;
     if (p.bytes > this.maxBytes) throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, `a header block longer than ${this.maxBytes} bytes`);
-    p.parts.push(Buffer.from(payload));
+    p.parts.push(payload);
     if (!(flags & Flag.END_HEADERS)) return;
     this.pending = undefined;
     this.onBlock(streamId, p.flags, Buffer.concat(p.parts));

@@ -12,9 +12,9 @@
 const INITIAL_SLOTS = 64;
 
 /**
- * A Map from stream id to stream that does not keep closed streams alive: a ring of slots
- * indexed by id (ids only grow within a session), and a small Map for the few long-lived
- * entries whose slot a much newer stream needs. Iteration is in no particular order.
+ * The table (see the file comment): a ring of slots indexed by id (ids only grow within a
+ * session), and a small Map for the few long-lived entries whose slot a much newer stream needs.
+ * Iteration is in no particular order.
  */
 export class StreamTable<V> extends Map<number, V> {
   private slotIds: number[] = new Array<number>(INITIAL_SLOTS).fill(-1);

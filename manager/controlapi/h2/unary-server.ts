@@ -16,7 +16,7 @@ import type { TLSSocket } from "node:tls";
 import { gunzipSync, inflateSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import type { handleUnaryCall, ServerUnaryCall, ServiceError } from "@grpc/grpc-js";
-import { H2ServerConnection } from "./connection.ts";
+import { GRPC_MAX_MESSAGE_BYTES, H2ServerConnection } from "./connection.ts";
 import type { H2Refusal, H2Request, H2RequestHandler } from "./connection.ts";
 import { encodeHeaders } from "./hpack.ts";
 import { StreamTable } from "./stream-table.ts";
@@ -39,16 +39,16 @@ const OK_HEADERS = encodeHeaders([":status", "200", "content-type", "application
 const OK_TRAILERS = encodeHeaders(["grpc-status", "0"]);
 /** The answer to a request that is not gRPC. */
 const NOT_GRPC = encodeHeaders([":status", "415"]);
-/** Headers that are the protocol's, not the caller's metadata. */
-const PROTOCOL_HEADERS = new Set(["content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "accept-encoding", "host"]);
+/** Headers that are the protocol's, not the caller's metadata (besides those readHeaders reads). */
+const PROTOCOL_HEADERS = new Set(["te", "user-agent", "grpc-accept-encoding", "accept-encoding", "host"]);
 /** A status message longer than this is cut, so that trailers stay small. */
 const MAX_STATUS_MESSAGE = 4096;
-/** gRPC's default limit on a received message. */
-const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The limit as the refusals say it. */
+const MAX_MESSAGE_TEXT = `${GRPC_MAX_MESSAGE_BYTES / (1024 * 1024)} MB`;
 /** Decompressors of the encodings a request may use (`grpc-encoding`), bounded by the largest message. */
 const DECOMPRESS: Record<string, (bytes: Buffer) => Buffer> = {
-  gzip: (bytes) => gunzipSync(bytes, { maxOutputLength: MAX_MESSAGE_BYTES }),
-  deflate: (bytes) => inflateSync(bytes, { maxOutputLength: MAX_MESSAGE_BYTES }),
+  gzip: (bytes) => gunzipSync(bytes, { maxOutputLength: GRPC_MAX_MESSAGE_BYTES }),
+  deflate: (bytes) => inflateSync(bytes, { maxOutputLength: GRPC_MAX_MESSAGE_BYTES }),
 };
 /** `grpc-timeout`: up to 8 digits and a unit (hours to nanoseconds). */
 const TIMEOUT_PATTERN = /^(\d{1,8})([HMSmun])$/;
@@ -165,7 +165,7 @@ function decodeRequest(method: UnaryMethod, path: string, encoding: string, body
       message = decompress!(message);
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
-        ? { status: grpc.status.RESOURCE_EXHAUSTED, message: `${path}: the request message is larger than the server accepts (4 MB) once decompressed` }
+        ? { status: grpc.status.RESOURCE_EXHAUSTED, message: `${path}: the request message is larger than the server accepts (${MAX_MESSAGE_TEXT}) once decompressed` }
         : { status: grpc.status.INTERNAL, message: `${path}: the request message could not be decompressed (${encoding}): ${(err as Error).message}` };
     }
   }
@@ -228,7 +228,7 @@ class ConnectionCalls implements H2RequestHandler {
   }
 
   onRefused(conn: H2ServerConnection, streamId: number, why: H2Refusal): void {
-    const what = why === "headers-too-large" ? "the request's metadata is larger than the server accepts" : "the request message is larger than the server accepts (4 MB)";
+    const what = why === "headers-too-large" ? "the request's metadata is larger than the server accepts" : `the request message is larger than the server accepts (${MAX_MESSAGE_TEXT})`;
     this.fail(conn, streamId, grpc.status.RESOURCE_EXHAUSTED, what);
   }
 
